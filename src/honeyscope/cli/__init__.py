@@ -1,0 +1,1 @@
+"""The ``honeyscope`` command: one module per subcommand, each with ``register(subparsers)``."""
