@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 
 
-
 class ConfigError(ValueError):
     """A configuration problem, phrased as one line: what is wrong, where, and how to fix it."""
 
@@ -135,8 +134,8 @@ __all__ = [
     "ConfigError",
     "LimitSettings",
     "ListenerSettings",
-    "Settings",
     "SensorSettings",
+    "Settings",
     "SpoolSettings",
     "default_sensor_name",
     "explain_validation_error",

@@ -33,7 +33,7 @@ def encode_event(event: Event) -> bytes:
 def decode_event(data: bytes) -> Event:
     """Parse JSON bytes into the typed event; refuses unknown schema versions with a clear error."""
     try:
-        event = _DECODER.decode(data)
+        event: Event = _DECODER.decode(data)
     except msgspec.ValidationError:
         probe = _PROBE.decode(data)
         if probe.schema_version != SCHEMA_VERSION:

@@ -11,9 +11,9 @@ import asyncio
 import ipaddress
 import logging
 import time
-from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from honeyscope.events.codec import encode_event

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from honeyscope.clock import Clock, SystemClock
 from honeyscope.config import (
@@ -26,6 +27,9 @@ from honeyscope.sensor.limits import LimitRecorder
 from honeyscope.sensor.personas.base import AttackerStates, Persona
 from honeyscope.sensor.recording import make_observer
 from honeyscope.sensor.spool import SpoolWriter
+
+if TYPE_CHECKING:
+    from honeyscope.sensor.tls.session import TlsServerSession
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ class Sensor:
             scheme="https" if listener.tls else "http",
         )
 
-    def _tls_factory(self, listener: ListenerSettings, persona: Persona) -> Callable[[], object]:
+    def _tls_factory(self, listener: ListenerSettings, persona: Persona) -> Callable[[], TlsServerSession]:
         from honeyscope.sensor.tls.certs import ensure_certificate, load_user_certificate
         from honeyscope.sensor.tls.session import TlsServerSession, make_server_context
 

@@ -335,10 +335,7 @@ class HttpParser:
     def _step_body(self) -> RawRequest | None:
         if self._current is None or self._body is None:
             return None
-        if self._current.chunked:
-            finished = self._read_chunked()
-        else:
-            finished = self._read_length()
+        finished = self._read_chunked() if self._current.chunked else self._read_length()
         if self.dead or not finished:
             return self._current if self.dead else None
         request = self._body.finish(self._current, complete=True)
