@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from honeyscope.config import LimitSettings
     from honeyscope.events.schema import Observer
     from honeyscope.sensor.limits import LimitRecorder
-    from honeyscope.sensor.spool import SpoolWriter
+    from honeyscope.sensor.spool import GroupCommit, SpoolWriter
     from honeyscope.sensor.tls.session import TlsServerSession
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class ListenerContext:
     clock: Clock
     states: AttackerStates
     recorder: LimitRecorder
+    commit: GroupCommit
     trusted_proxies: frozenset[str]
     connections: set[HttpConnection]
     tls_factory: Callable[[], TlsServerSession] | None = None
@@ -231,11 +232,18 @@ class HttpConnection(asyncio.Protocol):
             wire.append(serialize_response(response, self.ctx.date.now()))
             if close:
                 break
-        self.ctx.spool.append(payloads)
-        self._send(b"".join(wire))
         self._first_byte_ns = time.perf_counter_ns() if self.parser.in_progress else 0
         if close:
-            self.close()
+            self.closing = True  # read nothing more; the response still goes out in _deliver
+        self.ctx.commit.submit(payloads, lambda: self._deliver(b"".join(wire), close))
+
+    def _deliver(self, wire: bytes, close: bool) -> None:
+        """Runs once this batch's events are in the spool: send the responses."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self._send(wire)
+        if close:
+            self._close_transport()
 
     def _answer(self, raw: RawRequest, read_us: int) -> tuple[Response, Exchange]:
         received_at = self.ctx.clock.now()
@@ -327,8 +335,11 @@ class HttpConnection(asyncio.Protocol):
         if self.closing:
             return
         self.closing = True
+        self._close_transport()
+
+    def _close_transport(self) -> None:
         self.ctx.connections.discard(self)
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             if self.tls is not None:
                 self.tls.close_notify()
                 outgoing = self.tls.outgoing()

@@ -26,7 +26,7 @@ from honeyscope.sensor.http.parser import ParseLimits
 from honeyscope.sensor.limits import LimitRecorder
 from honeyscope.sensor.personas.base import AttackerStates, Persona
 from honeyscope.sensor.recording import make_observer
-from honeyscope.sensor.spool import SpoolWriter
+from honeyscope.sensor.spool import GroupCommit, SpoolWriter
 
 if TYPE_CHECKING:
     from honeyscope.sensor.tls.session import TlsServerSession
@@ -63,6 +63,7 @@ class Sensor:
         self.recorder = LimitRecorder(self.spool, self.clock, self.observer)
         self.states: dict[str, AttackerStates] = {}
         self.connections: set[HttpConnection] = set()
+        self._group_commit: GroupCommit | None = None
 
     async def start(self) -> list[BoundListener]:
         """Bind every listener; raises ConfigError with one clear line if one cannot be bound."""
@@ -103,11 +104,16 @@ class Sensor:
             ),
             clock=self.clock,
             states=self.states.setdefault(persona.name, AttackerStates(limits.max_attackers)),
-            recorder=self.recorder, trusted_proxies=frozenset(self.settings.trusted_proxies),
+            recorder=self.recorder, commit=self._commit(), trusted_proxies=frozenset(self.settings.trusted_proxies),
             connections=self.connections,
             tls_factory=self._tls_factory(listener, persona) if listener.tls else None,
             scheme="https" if listener.tls else "http",
         )
+
+    def _commit(self) -> GroupCommit:
+        if self._group_commit is None:
+            self._group_commit = GroupCommit(self.spool, asyncio.get_running_loop().call_soon)
+        return self._group_commit
 
     def _tls_factory(self, listener: ListenerSettings, persona: Persona) -> Callable[[], TlsServerSession]:
         from honeyscope.sensor.tls.certs import ensure_certificate, load_user_certificate
@@ -166,6 +172,8 @@ class Sensor:
         for bound in self.listeners:
             await bound.server.wait_closed()
         self.recorder.flush()
+        if self._group_commit is not None:
+            self._group_commit.flush()
         self._lifecycle("stop")
         self.spool.close()
 

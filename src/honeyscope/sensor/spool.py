@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -207,3 +207,37 @@ def read_spool(directory: Path, stats: ReadStats | None = None) -> Iterator[Spoo
     segments = list_segments(directory)
     for index, (_, path) in enumerate(segments):
         yield from read_segment(path, sealed=index < len(segments) - 1, stats=stats)
+
+
+class GroupCommit:
+    """Batches the events of every connection served in one event-loop turn into one ``write(2)``.
+
+    Each connection submits its events with a callback that sends its responses; the flush writes all
+    the events first and only then runs the callbacks — so the spool-before-response rule holds while
+    the write syscall (the costliest step per request) is paid once per loop turn instead of per request.
+    """
+
+    def __init__(self, spool: SpoolWriter, call_soon: Callable[[Callable[[], None]], object]) -> None:
+        self.spool = spool
+        self._call_soon = call_soon
+        self._payloads: list[bytes] = []
+        self._then: list[Callable[[], None]] = []
+        self._scheduled = False
+
+    def submit(self, payloads: list[bytes], then: Callable[[], None]) -> None:
+        """Queue events; ``then`` runs after they have been handed to the OS (or counted as dropped)."""
+        self._payloads.extend(payloads)
+        self._then.append(then)
+        if not self._scheduled:
+            self._scheduled = True
+            self._call_soon(self.flush)
+
+    def flush(self) -> None:
+        payloads, then = self._payloads, self._then
+        self._payloads, self._then, self._scheduled = [], [], False
+        self.spool.append(payloads)
+        for callback in then:
+            try:
+                callback()
+            except Exception:  # one broken connection must not keep others from their responses
+                log.exception("sending a response failed")

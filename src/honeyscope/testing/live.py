@@ -63,6 +63,7 @@ def live_sensor(
     timeout: float = 20.0,
 ) -> Iterator[LiveSensor]:
     """Start ``honeyscope sensor`` on loopback ports (0 = any free port); stop it on exit."""
+    directory.mkdir(parents=True, exist_ok=True)
     spool, state = directory / "spool", directory / "state"
     ready = directory / "ready.txt"
     ready.unlink(missing_ok=True)
