@@ -26,7 +26,7 @@ from honeyscope.events.schema import (
     HsTlsHandshake,
     TlsHandshakeEvent,
 )
-from honeyscope.sensor.http.parser import LIMIT_ERRORS, HttpParser, ParseLimits, RawRequest
+from honeyscope.sensor.http.parser import LIMIT_ERRORS, ErrorKind, HttpParser, ParseLimits, RawRequest
 from honeyscope.sensor.http.response import HttpDate, Response, serialize_response
 from honeyscope.sensor.personas.base import Artifact, AttackerStates, Persona, PersonaRequest, Reply
 from honeyscope.sensor.recording import ConnectionFacts, Exchange, TlsFacts, request_event
@@ -174,6 +174,8 @@ class HttpConnection(asyncio.Protocol):
             self.transport.write(outgoing)
         if tls.failed:
             self._record_tls(established=False)
+            if not tls.handshake_done:
+                self._record_plaintext_attempt(tls.initial_bytes)
             self.close()
             return b""
         if tls.handshake_done and not was_done:
@@ -201,6 +203,30 @@ class HttpConnection(asyncio.Protocol):
                                       connection=HsConnection(id=facts.connection_id, listener=facts.listener)),
         )
         self.ctx.spool.append([encode_event(event)])
+
+    def _record_plaintext_attempt(self, data: bytes) -> None:
+        """Bytes that were not TLS at all on a TLS port (often plain HTTP): keep them as requests.
+
+        http.sys answers nothing here and drops the connection; we do the same, but the attempt — its
+        path, headers, or raw garbage — is recorded like any malformed request.
+        """
+        parser = HttpParser(self.ctx.parse_limits)
+        requests = parser.feed(data)
+        partial = parser.eof()
+        if partial is not None:
+            requests.append(partial)
+        payloads = []
+        for raw in requests:
+            raw.error = ErrorKind.NOT_TLS
+            raw.error_detail = "plaintext (not a TLS ClientHello) on a TLS listener; connection dropped"
+            self.requests_served += 1
+            exchange = Exchange(
+                raw=raw, response=Response(0), reply=None, request_index=self.requests_served,
+                received_at=self.ctx.clock.now(), read_us=0, handle_us=0, duration_ns=0, artifacts=[],
+                forwarded_for=None, source=self._facts().source,
+            )
+            payloads.append(encode_event(request_event(self._facts(), exchange)))
+        self.ctx.spool.append(payloads)
 
     def _send(self, data: bytes) -> None:
         assert self.transport is not None

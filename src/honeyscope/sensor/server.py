@@ -116,19 +116,26 @@ class Sensor:
         return self._group_commit
 
     def _tls_factory(self, listener: ListenerSettings, persona: Persona) -> Callable[[], TlsServerSession]:
-        from honeyscope.sensor.tls.certs import ensure_certificate, load_user_certificate
+        import ssl
+
+        from honeyscope.sensor.tls.certs import CertificateConfigError, ensure_certificate, load_user_certificate
         from honeyscope.sensor.tls.session import TlsServerSession, make_server_context
 
         if listener.certificate or listener.key:
             if not (listener.certificate and listener.key):
                 raise ConfigError(f"listener {listener.address}: give both certificate and key, or neither")
             cert, key = Path(listener.certificate), Path(listener.key)
-            load_user_certificate(cert, key)
+            try:
+                load_user_certificate(cert, key)
+            except CertificateConfigError as error:
+                raise ConfigError(f"listener {listener.address}: {error}") from None
         else:
             common_name, names = persona.certificate_names()
             cert, key = ensure_certificate(Path(self.settings.state_dir) / persona.name,
                                            common_name=common_name, dns_names=names)
-        context = make_server_context(cert, key)
+        # The emulated Windows decides the highest TLS version (Server 2016/2019 SChannel: TLS 1.2).
+        maximum = ssl.TLSVersion.TLSv1_3 if persona.tls_maximum_version == "1.3" else ssl.TLSVersion.TLSv1_2
+        context = make_server_context(cert, key, maximum_version=maximum)
         return lambda: TlsServerSession(context)
 
     async def _sweep_forever(self) -> None:

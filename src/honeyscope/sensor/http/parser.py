@@ -67,6 +67,7 @@ class ErrorKind:
     TOO_MANY_HEADERS: Final = "too_many_headers"
     BODY_TOO_LARGE: Final = "body_too_large"
     INCOMPLETE: Final = "incomplete_request"
+    NOT_TLS: Final = "plaintext_on_tls_port"
 
 
 #: Parser errors that are limits of ours (reported as limit events too), not protocol violations.

@@ -122,6 +122,8 @@ class Persona(Protocol):
     """A decoy. Implementations are pure: same request and state in, same reply out."""
 
     name: str
+    #: Highest TLS version the emulated server speaks ("1.2" for Windows Server 2016/2019 SChannel).
+    tls_maximum_version: str
 
     def handle(self, request: PersonaRequest) -> Reply:
         """Answer one well-formed request."""
