@@ -11,7 +11,6 @@ import random
 import threading
 import time
 
-
 # Ids need uniqueness, not secrecy: a per-process Mersenne Twister seeded from the OS is enough and
 # several times cheaper than os.urandom per id.
 _RANDOM = random.Random()

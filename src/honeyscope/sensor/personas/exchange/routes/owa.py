@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from typing import Final
 
 from honeyscope.sensor.http.response import Response
@@ -77,10 +78,16 @@ def _is_ecp(destination: str) -> bool:
 
 def render_logon(request: PersonaRequest, identity: ExchangeIdentity, *, destination: str, reason: int) -> bytes:
     """The sign-in page; with an ECP destination it is titled for the Exchange Admin Center."""
+    return _render_logon(identity.build3, destination, reason == REASON_INVALID_CREDENTIALS)
+
+
+# The page is the hottest response of the decoy: substituting a 10 KB template costs more than the
+# rest of a request together, so renderings are cached (bounded: the destination is attacker input).
+@lru_cache(maxsize=256)
+def _render_logon(build3: str, destination: str, failed: bool) -> bytes:
     header = "Exchange Admin Center" if _is_ecp(destination) else "Outlook"
-    failed = reason == REASON_INVALID_CREDENTIALS
     page = template("logon.html").substitute(
-        build3=identity.build3,
+        build3=build3,
         destination=html.escape(destination, quote=True),
         header_text=header,
         product_text=header,
