@@ -45,7 +45,8 @@ class LimitSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     idle_timeout: float = 120.0
     #: Seconds allowed for a request head to arrive completely (slowloris).
     header_timeout: float = 30.0
-    #: Minimum body upload rate in bytes/s once a body has been in flight 10 s (http.sys: 240 B/s).
+    #: Minimum rate in bytes/s a request body must keep once the request has taken ``header_timeout``
+    #: (http.sys's MinBytesPerSecond default: 240 B/s).
     min_body_rate: float = 240.0
     #: Seconds a client may leave our responses unread before we drop it (slow read).
     send_timeout: float = 60.0

@@ -138,6 +138,9 @@ class HsTls(_Base, kw_only=True):
     alpn_offered: list[str] = msgspec.field(default_factory=list)
     client_hello_bytes: int | None = None
     error: str | None = None
+    #: On a failed handshake: the bytes received before it failed (a partial ClientHello, plain HTTP,
+    #: scanner probes), at most 64 KiB.
+    initial_bytes: bytes = b""
 
 
 class HsRequest(_Base, kw_only=True):

@@ -129,6 +129,13 @@ class HttpConnection(asyncio.Protocol):
         if self.tls is not None:
             data = self._tls_in(data)
             if not data:
+                # A handshake in progress is a request in progress: header_timeout bounds it too
+                # (a ClientHello trickled byte by byte is TLS slowloris).
+                if self.tls.handshake_done and not self.parser.in_progress:
+                    self.head_started = None
+                elif self.head_started is None:
+                    self.head_started = now
+                    self.progress_bytes = 0
                 return
         if not self.parser.in_progress:
             self.head_started = now
@@ -191,7 +198,7 @@ class HttpConnection(asyncio.Protocol):
             version=tls.tls_version, cipher=tls.cipher, server_name=tls.sni, alpn_selected=tls.alpn_selected,
             alpn_offered=list(tls.alpn_offered), ja4=tls.ja4,
             client_hello_bytes=hello.length if hello is not None else None,
-            error=tls.error, established=established,
+            error=tls.error, established=established, initial_bytes=tls.initial_bytes,
         )
         now = self.ctx.clock.now()
         event = TlsHandshakeEvent(
@@ -337,6 +344,12 @@ class HttpConnection(asyncio.Protocol):
     def _record_partial(self) -> None:
         """Record what arrived of a request the client never finished (no response is sent)."""
         if self.facts is None or self.closing:
+            return
+        tls = self.tls
+        if tls is not None and not tls.handshake_done and not tls.failed:
+            tls.abandon()
+            if tls.initial_bytes:
+                self._record_tls(established=False)
             return
         raw = self.parser.eof()
         if raw is None:

@@ -52,6 +52,7 @@ class TlsFacts:
     client_hello_bytes: int | None = None
     error: str | None = None
     established: bool = False
+    initial_bytes: bytes = b""
 
     def ecs(self) -> Tls:
         return Tls(established=self.established, version=self.version, cipher=self.cipher,
@@ -59,7 +60,8 @@ class TlsFacts:
 
     def ours(self) -> HsTls:
         return HsTls(ja4=self.ja4, alpn_offered=list(self.alpn_offered),
-                     client_hello_bytes=self.client_hello_bytes, error=self.error)
+                     client_hello_bytes=self.client_hello_bytes, error=self.error,
+                     initial_bytes=self.initial_bytes if self.error else b"")
 
 
 @dataclass(slots=True)

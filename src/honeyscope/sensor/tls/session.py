@@ -217,6 +217,15 @@ class TlsServerSession:
         self._state = _State.HANDSHAKE
         return self._pump()
 
+    def abandon(self, reason: str = "connection closed during the TLS handshake") -> None:
+        """The peer went away before the handshake finished: fail with ``reason``, keeping any
+        ClientHello bytes received so far in ``initial_bytes``. No effect once finished or failed."""
+        if self._state not in (_State.AWAIT_HELLO, _State.HANDSHAKE):
+            return
+        if self._assembler is not None:
+            self._keep_initial_bytes()
+        self._fail(reason)
+
     def _keep_initial_bytes(self) -> None:
         assert self._assembler is not None
         self._initial_bytes = self._assembler.data[: self._max_hello_bytes]
