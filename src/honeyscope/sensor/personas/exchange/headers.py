@@ -8,7 +8,7 @@ Set-Cookie, WWW-Authenticate, X-Powered-By, X-FEServer; the sensor appends Date 
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections.abc import Iterable
 
 from honeyscope.sensor.personas.exchange.identity import ExchangeIdentity
@@ -16,9 +16,19 @@ from honeyscope.sensor.personas.exchange.identity import ExchangeIdentity
 Header = tuple[str, str]
 
 
+_RANDOM = random.Random()
+
+
 def new_request_id() -> str:
-    """A fresh request-id GUID (Exchange sends one per request)."""
-    return str(uuid.uuid4())
+    """A fresh request-id GUID (Exchange sends one per request), formatted as a version-4 UUID.
+
+    Built from a seeded Mersenne Twister rather than ``uuid.uuid4()`` (which reads os.urandom and
+    builds a UUID object): this runs on every response, and the value needs to look random, not be secret.
+    """
+    value = _RANDOM.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
+    value = value & ~(0xC000 << 48) | (0x8000 << 48)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def exchange_headers(

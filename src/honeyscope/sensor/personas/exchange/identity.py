@@ -30,7 +30,9 @@ class IdentityError(ValueError):
 
 @dataclass(frozen=True)
 class ExchangeIdentity:
-    """Derived, consistent identity of one decoy Exchange server."""
+    """Derived, consistent identity of one decoy Exchange server.
+
+    Derived values are ``cached_property``: response headers read several of them on every request."""
 
     settings: ExchangeSettings
 
@@ -43,46 +45,46 @@ class ExchangeIdentity:
 
     # -- versions ---------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def build(self) -> str:
         """Four-part build, e.g. ``15.1.2176.2`` (X-OWA-Version, exporttool manifest)."""
         return self.settings.build
 
-    @property
+    @cached_property
     def build3(self) -> str:
         """Three-part build used in OWA asset paths, e.g. ``15.1.2176``."""
         return self.build.rsplit(".", 1)[0]
 
-    @property
+    @cached_property
     def family(self) -> str:
         """``15.0``, ``15.1`` or ``15.2``."""
         return ".".join(self.build.split(".")[:2])
 
-    @property
+    @cached_property
     def server_application(self) -> str:
         """X-ServerApplication value: zero-padded build, e.g. ``Exchange/15.01.2176.002``."""
         major, minor, build, revision = (int(p) for p in self.build.split("."))
         return f"Exchange/{major:02d}.{minor:02d}.{build:04d}.{revision:03d}"
 
-    @property
+    @cached_property
     def product_name(self) -> str:
         return _PLATFORMS[self.family][0]
 
-    @property
+    @cached_property
     def iis_version(self) -> str:
         return _PLATFORMS[self.family][1]
 
-    @property
+    @cached_property
     def server_header(self) -> str:
         """``Microsoft-IIS/10.0`` (8.5 for Exchange 2013 on Server 2012 R2)."""
         return f"Microsoft-IIS/{self.iis_version}"
 
-    @property
+    @cached_property
     def windows_version(self) -> tuple[int, int, int]:
         """(major, minor, build) of Windows, as in the NTLM type-2 Version field."""
         return _PLATFORMS[self.family][2]
 
-    @property
+    @cached_property
     def encoded_server_version(self) -> int:
         """The integer Exchange uses after ``~`` in backend cookies and in Autodiscover ServerVersion
         (0x70000000 | major<<22 | minor<<16 | 0x8000 | build; facts B.1)."""
@@ -91,17 +93,17 @@ class ExchangeIdentity:
 
     # -- names ------------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def netbios_name(self) -> str:
         """Server NetBIOS name, upper-case (X-FEServer, X-BEServer, X-DiagInfo)."""
         return self.settings.netbios_name.upper()
 
-    @property
+    @cached_property
     def backend_fqdn(self) -> str:
         """Internal FQDN, lower-case (X-CalculatedBETarget, NTLM DnsComputerName lower-cased)."""
         return f"{self.settings.netbios_name}.{self.settings.ad_domain}".lower()
 
-    @property
+    @cached_property
     def dns_computer_name(self) -> str:
         """NTLM DnsComputerName as Windows sends it (NetBIOS part upper-case is common; we keep the
         configured case of the host part and the domain as configured)."""
@@ -111,7 +113,7 @@ class ExchangeIdentity:
     def ad_domain(self) -> str:
         return self.settings.ad_domain
 
-    @property
+    @cached_property
     def netbios_domain(self) -> str:
         return self.settings.netbios_domain.upper()
 
