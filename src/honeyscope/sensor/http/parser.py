@@ -164,6 +164,15 @@ class HttpParser:
         """Consume bytes; return every request they completed, in order."""
         if self.dead:
             return []
+        if not self._buffer and self._current is None and data.endswith(b"\r\n\r\n"):
+            # Fast path for the commonest case: exactly one whole head arrived (a GET) and nothing is
+            # pending; skip the buffer copies. Anything else takes the general path below.
+            end = data.find(b"\r\n\r\n")
+            if end + 4 == len(data) and not data.startswith((b"\r", b"\n")):
+                request = self._parse_head(data)
+                if request is not None and self._current is None:
+                    return [request]
+                return [request] if request is not None else []
         self._buffer += data
         done: list[RawRequest] = []
         while not self.dead:
