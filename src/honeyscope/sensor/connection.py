@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -261,7 +261,7 @@ class HttpConnection(asyncio.Protocol):
                                       self.requests_served, facts=self.facts)
             close = response.close or not raw.keep_alive or over_limit
             if close:
-                response.close = True
+                response = replace(response, close=True)  # never mutate: personas may share responses
             wire.append(serialize_response(response, self.ctx.date.now()))
             if close:
                 break
@@ -300,7 +300,7 @@ class HttpConnection(asyncio.Protocol):
             forwarded_for=forwarded_for, source=source,
         )
         if raw.method == "HEAD":
-            response.omit_body = True
+            response = replace(response, omit_body=True)
         return response, exchange
 
     def _handle(self, raw: RawRequest, source: Endpoint) -> Reply | None:

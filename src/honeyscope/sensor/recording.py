@@ -33,6 +33,7 @@ from honeyscope.events.schema import (
     Url,
     UserAgent,
 )
+from honeyscope.sensor.auth import ntlm
 from honeyscope.sensor.http.parser import RawRequest
 from honeyscope.sensor.http.response import Response
 from honeyscope.sensor.personas.base import Credential as PersonaCredential
@@ -96,8 +97,6 @@ def authorization_credentials(authorization: str | None) -> list[PersonaCredenti
 
 
 def _ntlm_credentials(blob: str) -> list[PersonaCredential]:
-    from honeyscope.sensor.auth import ntlm  # the NTLM codec is optional for personas without Windows auth
-
     try:
         message = base64.b64decode(blob, validate=False)
         identity = ntlm.parse_authenticate(message)
