@@ -35,6 +35,8 @@ from pathlib import Path
 
 import psutil
 
+from honeyscope.testing.live import terminate
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
 LOGON = "/owa/auth/logon.aspx"
@@ -148,13 +150,7 @@ def sensor(directory: Path, *, https: bool = False, cpu: int | None = None, conf
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    terminate(process)
 
 
 def fetch(address: tuple[str, int], path: str, *, tls: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -256,12 +252,7 @@ def nginx(directory: Path, body: bytes, headers: list[tuple[str, str]], cert: Pa
             time.sleep(0.05)
         yield Nginx(process, port, tls_port)
     finally:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        terminate(process, signal.SIGQUIT, grace=10)
 
 
 def _listening(port: int) -> bool:

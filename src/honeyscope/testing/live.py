@@ -86,13 +86,19 @@ def live_sensor(
         sensor.urls = _wait_ready(ready, process, log_path, timeout)
         yield sensor
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        terminate(process)
+
+
+def terminate(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, grace: float = 15.0) -> None:
+    """Stop a server process politely (``signum``), killing it if it has not exited after ``grace`` s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signum)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def _env() -> dict[str, str]:
