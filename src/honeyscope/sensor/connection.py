@@ -41,16 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_INTERNAL_ERROR = Response(
-    500,
-    [("Content-Type", "text/html"), ("Server", "Microsoft-IIS/10.0")],
-    b"<html><head><title>500 - Internal server error.</title></head><body><h2>500 - Internal server "
-    b"error.</h2><h3>There is a problem with the resource you are looking for, and it cannot be "
-    b"displayed.</h3></body></html>",
-    close=True,
-)
-
-
 @dataclass
 class ListenerContext:
     """What all connections of one listener share."""
@@ -290,7 +280,7 @@ class HttpConnection(asyncio.Protocol):
             response = self.ctx.persona.reject(raw)
         else:
             reply = self._handle(raw, source)
-            response = reply.response if reply is not None else _INTERNAL_ERROR
+            response = reply.response if reply is not None else self.ctx.persona.internal_error()
         handled = time.perf_counter_ns()
         artifacts = self._store_artifacts(reply.artifacts) if reply is not None else []
         exchange = Exchange(

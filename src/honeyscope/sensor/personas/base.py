@@ -137,6 +137,10 @@ class Persona(Protocol):
         """The certificate common name and DNS names consistent with this persona."""
         ...
 
+    def internal_error(self) -> Response:
+        """What the emulated server answers when it fails; sent if ``handle`` itself raised (a bug)."""
+        ...
+
 
 class AttackerStates:
     """Per-attacker state, bounded: the least recently seen attackers are forgotten first."""

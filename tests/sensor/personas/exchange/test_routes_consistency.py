@@ -95,3 +95,14 @@ def test_one_build_everywhere(build: str, server: str, windows: tuple[int, int, 
     assert get(f"/ecp/{build}/exporttool/").status == 200
     assert all(r.header("Server") == server for r in (logon, get("/"), get("/nope"), get("/ews/")))
     assert ntlm_version(persona) == windows
+
+
+def test_internal_error_names_the_configured_iis_version() -> None:
+    """The sensor's fallback when persona code fails must still look like this server's IIS."""
+    from honeyscope.sensor.personas.exchange import ExchangePersona, ExchangeSettings
+
+    for build, server in (("15.0.1497.2", "Microsoft-IIS/8.5"), ("15.1.2176.2", "Microsoft-IIS/10.0")):
+        response = ExchangePersona(ExchangeSettings(build=build)).internal_error()
+        assert response.status == 500 and response.close
+        assert response.header("Server") == server
+        assert b"500 - Internal server error." in response.body

@@ -14,7 +14,7 @@ from honeyscope.sensor.personas.exchange.chains import CHAIN_HANDLERS
 from honeyscope.sensor.personas.exchange.identity import ExchangeIdentity
 from honeyscope.sensor.personas.exchange.routes import route
 from honeyscope.sensor.personas.exchange.settings import ExchangeSettings
-from honeyscope.sensor.personas.iis import httpsys_reject
+from honeyscope.sensor.personas.iis import httpsys_reject, iis_error
 
 
 class ExchangePersona:
@@ -42,6 +42,11 @@ class ExchangePersona:
 
     def certificate_names(self) -> tuple[str, list[str]]:
         return self.identity.certificate_names()
+
+    def internal_error(self) -> Response:
+        response = iis_error(500, self.identity.server_header)
+        response.close = True
+        return response
 
 
 def _request_filtering_404_13(identity: ExchangeIdentity) -> Response:
