@@ -11,7 +11,7 @@ import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -73,8 +73,84 @@ class SensorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
 
 
+class ShipperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Reads the spool and publishes to the bus; its offset lives in the sensor's state directory."""
+
+    #: Events per publish (one bus round trip acknowledges the whole batch).
+    batch_events: int = 1000
+    #: Seconds between looks at the spool when it has nothing new.
+    poll_interval: float = 0.2
+    #: Longest wait between reconnect attempts when the bus is unreachable (backoff doubles up to this).
+    max_backoff: float = 30.0
+
+
+class BusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``memory``: in-process, single node. ``nats``: NATS JetStream, many sensors and collectors."""
+
+    kind: Literal["memory", "nats"] = "memory"
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    stream: str = "HONEYSCOPE"
+    #: Events are published on ``<subject_prefix>.<sensor name>``.
+    subject_prefix: str = "honeyscope.events"
+    #: The durable pull consumer every collector shares (a work queue).
+    consumer: str = "collectors"
+    #: NATS credentials: a ``.creds`` file, or user/password, or a token.
+    credentials: str | None = None
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    #: TLS to the NATS server: CA bundle, and a client certificate/key for mutual TLS.
+    tls_ca: str | None = None
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    #: Seconds JetStream remembers message ids to drop re-published duplicates.
+    duplicate_window: float = 600.0
+    #: Seconds a collector has to acknowledge a delivery before JetStream redelivers it.
+    ack_wait: float = 60.0
+    #: Stream size cap in bytes (file storage); 0 means unlimited.
+    max_bytes: int = 0
+
+
+class EnrichSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``geo``: ``builtin`` (geoip2fast's bundled data), ``mmdb`` (files below), or ``none``."""
+
+    geo: Literal["builtin", "mmdb", "none"] = "builtin"
+    #: MMDB files read with maxminddb (GeoLite2, DB-IP Lite, IPinfo Lite): country and AS databases may
+    #: be one file (IPinfo Lite) or two.
+    country_mmdb: str | None = None
+    asn_mmdb: str | None = None
+    #: Extra scanner lists (same format as the bundled one) added to the bundled data.
+    scanner_files: list[str] = msgspec.field(default_factory=list)
+    #: Addresses whose answers are remembered.
+    cache_size: int = 100_000
+
+
+class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``duckdb`` (a file, the embedded default) or ``postgres`` (``dsn``, e.g. ``postgresql://u@host/db``)."""
+
+    kind: Literal["duckdb", "postgres"] = "duckdb"
+    path: str = "./data/honeyscope.duckdb"
+    dsn: str | None = None
+
+
+class CollectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    #: Events written to the store in one transaction (and acknowledged together).
+    batch_events: int = 5000
+    #: Longest a partial batch waits before it is written anyway.
+    batch_seconds: float = 0.5
+    #: Batches that may wait between stages before the collector stops fetching (back-pressure).
+    queue_batches: int = 4
+    #: ``host:port`` of the Prometheus metrics endpoint; empty to disable.
+    metrics_address: str = "127.0.0.1:9108"
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     sensor: SensorSettings = msgspec.field(default_factory=SensorSettings)
+    shipper: ShipperSettings = msgspec.field(default_factory=ShipperSettings)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
+    enrich: EnrichSettings = msgspec.field(default_factory=EnrichSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
     #: Options per persona, validated by each persona: ``[personas.exchange] build = "15.1.2176.2"``.
     personas: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
@@ -132,12 +208,17 @@ def parse_address(address: str) -> tuple[str, int]:
 
 
 __all__ = [
+    "BusSettings",
+    "CollectorSettings",
     "ConfigError",
+    "EnrichSettings",
     "LimitSettings",
     "ListenerSettings",
     "SensorSettings",
     "Settings",
+    "ShipperSettings",
     "SpoolSettings",
+    "StoreSettings",
     "default_sensor_name",
     "explain_validation_error",
     "load_settings",

@@ -45,11 +45,32 @@ class Observer(msgspec.Struct, kw_only=True):
     version: str | None = None
 
 
+class Geo(_Base, kw_only=True):
+    """ECS ``*.geo``: filled by the collector's enrichment, never by the sensor."""
+
+    country_iso_code: str | None = None
+    country_name: str | None = None
+    continent_code: str | None = None
+
+
+class AsOrganization(_Base, kw_only=True):
+    name: str | None = None
+
+
+class AutonomousSystem(_Base, kw_only=True):
+    """ECS ``*.as``: ``number`` may be unknown when the data source only names the network."""
+
+    number: int | None = None
+    organization: AsOrganization = msgspec.field(default_factory=AsOrganization)
+
+
 class Endpoint(_Base, kw_only=True):
     """ECS ``source``/``destination``: address and port as seen on the socket."""
 
     ip: str
     port: int
+    geo: Geo | None = None
+    as_: AutonomousSystem | None = msgspec.field(default=None, name="as")
 
 
 class HttpBody(_Base, kw_only=True):
@@ -163,6 +184,38 @@ class HsRequest(_Base, kw_only=True):
     forwarded_for: str | None = None
 
 
+class HsEnrichment(_Base, kw_only=True):
+    """What the collector added about the source address (beside ECS ``source.geo``/``source.as``)."""
+
+    #: ``public``, ``private``, ``loopback``, ``link_local``, ``shared`` (CGNAT), ``multicast``,
+    #: ``documentation`` or ``reserved``; only public addresses are geolocated.
+    network: str = "public"
+    #: A known research scanner (e.g. ``Shodan``, ``Censys``) and what identified it.
+    scanner: str | None = None
+    #: ``ip_range`` or ``user_agent``.
+    scanner_evidence: str | None = None
+    #: Which data answered the geo/AS lookup (e.g. ``geoip2fast 2024-06-18``, an MMDB file name).
+    geo_source: str | None = None
+
+
+class Detection(_Base, kw_only=True):
+    """A rule that matched this event: which rule, what it means, and the evidence it matched on."""
+
+    rule_id: str
+    title: str
+    #: ``sigma`` or ``yara``.
+    engine: str = "sigma"
+    #: ``informational``, ``low``, ``medium``, ``high`` or ``critical`` (Sigma levels).
+    severity: str = "medium"
+    cves: list[str] = msgspec.field(default_factory=list)
+    #: ATT&CK technique ids, e.g. ``T1190``.
+    techniques: list[str] = msgspec.field(default_factory=list)
+    #: Exploit-chain step, e.g. ``proxylogon.mapi_sid_leak``.
+    stage: str | None = None
+    #: ``field: value`` strings that made the rule match.
+    evidence: list[str] = msgspec.field(default_factory=list)
+
+
 class HsTiming(_Base, kw_only=True):
     """Microseconds: reading the request, and the persona producing its answer."""
 
@@ -184,6 +237,11 @@ class Honeyscope(_Base, kw_only=True):
     callbacks: list[str] = msgspec.field(default_factory=list)
     tags: list[str] = msgspec.field(default_factory=list)
     timing: HsTiming = msgspec.field(default_factory=HsTiming)
+    #: Added by the collector.
+    enrichment: HsEnrichment | None = None
+    detections: list[Detection] = msgspec.field(default_factory=list)
+    #: The attacker session this event belongs to (set by session grouping).
+    session_id: str | None = None
 
 
 class HttpRequestEvent(msgspec.Struct, tag="http.request", tag_field="type", kw_only=True,
@@ -218,6 +276,7 @@ class HsLimit(_Base, kw_only=True):
 class HsLimitNs(_Base, kw_only=True):
     persona: str = ""
     limit: HsLimit
+    enrichment: HsEnrichment | None = None
 
 
 class LimitEvent(msgspec.Struct, tag="sensor.limit", tag_field="type", kw_only=True,
@@ -237,6 +296,7 @@ class HsTlsHandshake(_Base, kw_only=True):
     persona: str = ""
     connection: HsConnection
     tls: HsTls
+    enrichment: HsEnrichment | None = None
 
 
 class TlsHandshakeEvent(msgspec.Struct, tag="tls.handshake", tag_field="type",
