@@ -188,7 +188,7 @@ class HsEnrichment(_Base, kw_only=True):
     """What the collector added about the source address (beside ECS ``source.geo``/``source.as``)."""
 
     #: ``public``, ``private``, ``loopback``, ``link_local``, ``shared`` (CGNAT), ``multicast``,
-    #: ``documentation`` or ``reserved``; only public addresses are geolocated.
+    #: ``documentation``, ``reserved`` or ``invalid`` (not an address); only public addresses are geolocated.
     network: str = "public"
     #: A known research scanner (e.g. ``Shodan``, ``Censys``) and what identified it.
     scanner: str | None = None

@@ -1,0 +1,125 @@
+"""The collector's enrichment stage: network label, geo/AS and known scanner for each event's source.
+
+``Enricher.enrich`` mutates an event in place: ``source.geo``, ``source.as`` and
+``honeyscope.enrichment``. Events without a source (``sensor.lifecycle``, a ``sensor.limit`` not tied to a
+connection) are left as they are. Enriching twice gives the same result (redelivered events are safe).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+
+import msgspec
+
+from honeyscope.config import ConfigError, EnrichSettings
+from honeyscope.enrich.geo import GeoAnswer, GeoSource, open_geo_source
+from honeyscope.enrich.networks import INVALID, PUBLIC, address_key_and_text, network_label
+from honeyscope.enrich.scanners import ScannerMatcher
+from honeyscope.events.schema import (
+    AsOrganization,
+    AutonomousSystem,
+    Event,
+    Geo,
+    HsEnrichment,
+    HttpRequestEvent,
+    SensorLifecycleEvent,
+)
+
+log = logging.getLogger(__name__)
+
+#: Distinct User-Agent strings remembered (far fewer than addresses: scanners reuse a handful).
+USER_AGENT_CACHE = 10_000
+
+
+def _check_cache_size(size: int) -> None:
+    if size < 0:
+        raise ConfigError(f"enrich.cache_size = {size}: must be 0 or more — use e.g. 100000")
+
+
+class SourceFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Everything learnt about one source address (what the per-address cache holds)."""
+
+    network: str
+    geo: GeoAnswer | None = None
+    geo_source: str | None = None
+    scanner: str | None = None
+
+
+class Enricher:
+    """Adds what is known about each event's source address. Build it with ``from_settings``."""
+
+    def __init__(self, geo: GeoSource | None, scanners: ScannerMatcher, cache_size: int = 100_000) -> None:
+        _check_cache_size(cache_size)
+        self.geo = geo
+        self.scanners = scanners
+        # functools.lru_cache: a C-implemented LRU bounded by maxsize (a hit costs ≈ 0.1 µs and moves the
+        # entry to the front), thread-safe, and it reports its size. A plain dict evicting in insertion
+        # order would be as fast but forget busy scanners first; OrderedDict costs a Python call per hit.
+        self.lookup: Callable[[str], SourceFacts] = functools.lru_cache(maxsize=cache_size)(self._facts)
+        self._user_agent: Callable[[str], str | None] = functools.lru_cache(
+            maxsize=min(cache_size, USER_AGENT_CACHE))(scanners.by_user_agent)
+
+    @classmethod
+    def from_settings(cls, settings: EnrichSettings) -> Enricher:
+        """Open the configured geo source and scanner lists; configuration problems raise ``ConfigError``."""
+        _check_cache_size(settings.cache_size)
+        scanners = ScannerMatcher.load(settings.scanner_files)
+        geo = open_geo_source(settings)
+        log.info("enrichment: geo from %s, %d known scanners, cache %d addresses",
+                 geo.label if geo else "nothing (geo = none)", len(scanners.entries), settings.cache_size)
+        return cls(geo, scanners, settings.cache_size)
+
+    def _facts(self, ip: str) -> SourceFacts:
+        parsed = address_key_and_text(ip)
+        if parsed is None:
+            return SourceFacts(network=INVALID)
+        key, text = parsed
+        network = network_label(key)
+        scanner = self.scanners.by_address(key)
+        if network != PUBLIC or self.geo is None:
+            return SourceFacts(network=network, scanner=scanner)
+        answer = self.geo.lookup(text)
+        return SourceFacts(network=network, geo=answer, geo_source=self.geo.label if answer else None,
+                           scanner=scanner)
+
+    def enrich(self, event: Event) -> None:
+        """Set ``source.geo``, ``source.as`` and ``honeyscope.enrichment`` on ``event`` (in place)."""
+        if isinstance(event, SensorLifecycleEvent) or event.source is None:
+            return
+        source = event.source
+        facts = self.lookup(source.ip)
+        answer = facts.geo
+        if answer is None:
+            source.geo = None
+            source.as_ = None
+        else:
+            source.geo = (Geo(country_iso_code=answer.country_iso_code, country_name=answer.country_name,
+                              continent_code=answer.continent_code)
+                          if answer.country_iso_code or answer.continent_code else None)
+            source.as_ = (AutonomousSystem(number=answer.as_number,
+                                           organization=AsOrganization(name=answer.as_organization))
+                          if answer.as_number is not None or answer.as_organization else None)
+        scanner, evidence = facts.scanner, "ip_range" if facts.scanner else None
+        if scanner is None and isinstance(event, HttpRequestEvent) and event.user_agent is not None:
+            scanner = self._user_agent(event.user_agent.original)
+            evidence = "user_agent" if scanner else None
+        event.honeyscope.enrichment = HsEnrichment(network=facts.network, scanner=scanner,
+                                                   scanner_evidence=evidence, geo_source=facts.geo_source)
+
+    def enrich_batch(self, events: Iterable[Event]) -> None:
+        """``enrich`` each event."""
+        enrich = self.enrich
+        for event in events:
+            enrich(event)
+
+    def cache_size(self) -> int:
+        """Addresses currently cached."""
+        info = getattr(self.lookup, "cache_info", None)
+        return int(info().currsize) if info else 0
+
+    def close(self) -> None:
+        """Release the geo source's files."""
+        if self.geo is not None:
+            self.geo.close()
