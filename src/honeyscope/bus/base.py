@@ -61,3 +61,16 @@ class Subscriber(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class MessageTooLargeError(ValueError):
+    """The bus refuses one message for good (it exceeds the transport's size limit): republishing the
+    same message cannot succeed, so the caller sets it aside and publishes the others. Nothing of the
+    call was published when this is raised."""
+
+    def __init__(self, event_id: str, size: int, limit: int) -> None:
+        super().__init__(f"event {event_id} is {size} bytes, over the bus limit of {limit} bytes "
+                         "(NATS max_payload) — raise max_payload in nats-server's configuration")
+        self.event_id = event_id
+        self.size = size
+        self.limit = limit

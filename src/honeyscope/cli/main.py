@@ -8,10 +8,27 @@ import sys
 from collections.abc import Sequence
 
 from honeyscope import __version__
-from honeyscope.cli import docs, personas, sensor, spool
+from honeyscope.cli import (
+    attribute,
+    collect,
+    docs,
+    export,
+    hunt,
+    personas,
+    replay,
+    rules,
+    sensor,
+    sessions,
+    ship,
+    spool,
+    status,
+    trends,
+    up,
+)
 from honeyscope.config import ConfigError
 
-_COMMANDS = (sensor, spool, personas, docs)
+_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, sessions,
+             attribute)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,6 +82,9 @@ class ShipperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     poll_interval: float = 0.2
     #: Longest wait between reconnect attempts when the bus is unreachable (backoff doubles up to this).
     max_backoff: float = 30.0
+    #: Publishes waiting for the bus's acknowledgement at once. On one node keep batch_events ×
+    #: in_flight_batches ≥ collector.batch_events, or each collector batch waits batch_seconds to fill.
+    in_flight_batches: int = 8
 
 
 class BusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -107,8 +110,16 @@ class BusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     duplicate_window: float = 600.0
     #: Seconds a collector has to acknowledge a delivery before JetStream redelivers it.
     ack_wait: float = 60.0
-    #: Stream size cap in bytes (file storage); 0 means unlimited.
+    #: Stream size cap in bytes (file storage); 0 means unlimited. When full, publishes are refused (the
+    #: shipper retries) rather than old events dropped.
     max_bytes: int = 0
+    #: Seconds a publish may wait for JetStream's acknowledgements before the shipper retries it.
+    publish_timeout: float = 10.0
+    #: Deliveries all collectors together may hold unacknowledged before JetStream pauses delivery.
+    max_ack_pending: int = 50_000
+    #: Publish with JetStream fast-ingest batches (one acknowledgement per 100 events; nats-server 2.14+).
+    #: Off, or on an older server: one acknowledgement per event.
+    publish_batches: bool = True
 
 
 class EnrichSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -133,6 +144,17 @@ class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     dsn: str | None = None
 
 
+class DetectSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Which rules the collector runs on every event (see docs/detection.md and docs/yara.md)."""
+
+    #: Run the Sigma and YARA rule packs shipped with honeyscope.
+    builtin: bool = True
+    #: Extra Sigma rule files or directories (e.g. a SigmaHQ checkout's rules/web).
+    sigma: list[str] = msgspec.field(default_factory=list)
+    #: Extra YARA rule files or directories, run over request bodies and stored artifacts.
+    yara: list[str] = msgspec.field(default_factory=list)
+
+
 class CollectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     #: Events written to the store in one transaction (and acknowledged together).
     batch_events: int = 5000
@@ -150,6 +172,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     bus: BusSettings = msgspec.field(default_factory=BusSettings)
     enrich: EnrichSettings = msgspec.field(default_factory=EnrichSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
     #: Options per persona, validated by each persona: ``[personas.exchange] build = "15.1.2176.2"``.
     personas: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -211,6 +234,7 @@ __all__ = [
     "BusSettings",
     "CollectorSettings",
     "ConfigError",
+    "DetectSettings",
     "EnrichSettings",
     "LimitSettings",
     "ListenerSettings",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from honeyscope.events import Event, decode_event
 from honeyscope.sensor.spool import ReadStats, read_spool
@@ -144,3 +146,77 @@ def exchange_raw(
         except (TimeoutError, ConnectionResetError, ssl.SSLError):
             pass
         return b"".join(chunks)
+
+
+@dataclass
+class LiveNode:
+    """A ``honeyscope up`` process: its decoy URLs, metrics URL and data directory."""
+
+    process: subprocess.Popen[bytes]
+    data: Path
+    log_path: Path
+    urls: list[str] = field(default_factory=list)
+    metrics_url: str | None = None
+
+    def address(self, scheme: str = "http") -> tuple[str, int]:
+        for url in self.urls:
+            if url.startswith(scheme + "://"):
+                host, _, port = url.split("://", 1)[1].rpartition(":")
+                return host.strip("[]"), int(port)
+        raise LookupError(f"no {scheme} listener")
+
+    def status(self) -> dict[str, Any]:
+        from honeyscope.collector.status import read_status
+
+        return read_status(self.data)
+
+    def wait_stored(self, count: int, timeout: float = 120.0) -> dict[str, Any]:
+        """Wait until the status reports at least ``count`` events stored; the last status."""
+        deadline = time.monotonic() + timeout
+        status = self.status()
+        while time.monotonic() < deadline:
+            status = self.status()
+            if status.get("events_stored", 0) >= count:
+                return status
+            if self.process.poll() is not None:
+                raise RuntimeError(f"honeyscope up exited with {self.process.returncode}: {self.log()[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{status.get('events_stored')} of {count} events stored after {timeout}s")
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+@contextmanager
+def live_up(data: Path, *, http: int | None = 0, https: int | None = None, extra_args: Sequence[str] = (),
+            host: str = "127.0.0.1", timeout: float = 60.0, log_name: str = "up.log") -> Iterator[LiveNode]:
+    """Start ``honeyscope up`` on loopback (ports 0 = any free port, metrics too); SIGTERM it on exit."""
+    data.mkdir(parents=True, exist_ok=True)
+    ready = data.parent / f"{data.name}-ready.json"
+    ready.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "honeyscope", "up", "--data", str(data), "--metrics", f"{host}:0",
+               "--ready-file", str(ready), "--name", "test-node"]
+    if http is not None:
+        command += ["--http", f"{host}:{http}"]
+    if https is not None:
+        command += ["--https", f"{host}:{https}"]
+    command += list(extra_args)
+    log_path = data.parent / log_name
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=_env())
+    node = LiveNode(process, data, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (ready.exists() and ready.read_text().endswith("}")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"honeyscope up did not start ({process.poll()}): {node.log()[-3000:]}")
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+        node.urls, node.metrics_url = info["listeners"], info["metrics"]
+        yield node
+    finally:
+        terminate(process, grace=60.0)

@@ -1,0 +1,682 @@
+"""NATS JetStream transport: many sensors publish, many collectors share one durable pull consumer.
+
+Layout on the server: one file-backed stream (``bus.stream``) over ``<subject_prefix>.>`` with work-queue
+retention (an event leaves the stream once a collector acknowledged it), a duplicate window that drops
+re-published event ids (``Nats-Msg-Id``), and ``discard: new`` so a full stream refuses publishes instead
+of deleting unconsumed events. One durable pull consumer (``bus.consumer``, explicit acks) is shared by
+every collector: each event goes to one of them.
+
+Speed, measured (see docs/bus.md): nats-py's own ``publish_async`` and ``fetch`` pay a task or a JSON
+parse per message, so both ends are written here on nats-py's core publish/subscribe:
+
+* publishing sends a whole batch before waiting. With JetStream *fast-ingest* batches (nats-server 2.14+)
+  the server acknowledges every 100 events and once at the end of the batch (its commit); older servers
+  get one reply subject per event and every acknowledgement is counted. Deduplication by
+  ``Nats-Msg-Id`` works in both modes.
+* fetching sends one pull request per batch and collects the deliveries in a callback; acks are
+  fire-and-forget publishes (no round trip each). A lost ack only means a redelivery, which the store
+  drops by event id.
+
+nats-py retries a dead connection in the background; while it is down every call raises
+``BusUnavailableError`` at once, so the shipper backs off and the collector waits, instead of stuffing
+nats-py's reconnect buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import errno
+import importlib.util
+import logging
+import os
+import secrets
+import ssl
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from honeyscope.bus.base import BusUnavailableError, Delivery, MessageTooLargeError, Outgoing
+from honeyscope.config import BusSettings, ConfigError
+
+log = logging.getLogger(__name__)
+
+_MSG_ID: Final = "Nats-Msg-Id"
+_STATUS: Final = "Status"
+_ACK: Final = b"+ACK"
+#: Events per JetStream batch (the server's per-batch ceiling for atomic batches is 1000 too).
+_BATCH: Final = 1000
+#: Fast-ingest: ask the server for a flow acknowledgement every this many events.
+_FLOW: Final = 100
+#: Header and protocol bytes NATS counts against ``max_payload`` beside the event itself.
+_HEADER_ROOM: Final = 128
+#: Pull requests outlive the caller's timeout by this much before we stop waiting for their end.
+_GRACE: Final = 0.25
+#: After the first deliveries of a waiting fetch arrive, how long to gather the rest of their burst.
+_GATHER: Final = 0.005
+#: First connection: how often nats-py tries each server before we report it unreachable.
+_CONNECT_ATTEMPTS: Final = 1
+
+
+class _ApiError(msgspec.Struct):
+    code: int = 0
+    err_code: int = 0
+    description: str = ""
+
+
+class _ApiReply(msgspec.Struct):
+    """A JetStream reply to a publish: a PubAck, a fast-ingest flow ack, or an error."""
+
+    error: _ApiError | None = None
+    count: int | None = None
+
+
+_REPLY: Final = msgspec.json.Decoder(_ApiReply)
+
+
+async def connect_nats(settings: BusSettings, *, name: str) -> NatsBus:
+    """Connect, create or update the stream, and return the bus. Raises ``BusUnavailableError`` with one
+    clear line when no server answers or the credentials are refused, ``ConfigError`` for bad settings."""
+    bus = NatsBus(settings, name=name)
+    await bus.connect()
+    return bus
+
+
+class NatsBus:
+    """One connection to NATS JetStream; hands out publishers and subscribers that use it.
+
+    Created without connecting: the first ``connect()`` — or the first publish or fetch — connects, so a
+    shipper can start while NATS is still down and catch up once it is reachable.
+    """
+
+    def __init__(self, settings: BusSettings, *, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._nc: Client | None = None
+        self._connecting: asyncio.Future[None] | None = None
+        self._publishers: weakref.WeakSet[NatsPublisher] = weakref.WeakSet()
+        self._last_error: BaseException | None = None
+        self._batched = False
+        self._stream_ready = False
+        #: Bumped on every new connection, so the ends know to subscribe their inboxes again.
+        self.generation = 0
+        # Built now so that missing TLS or credential files are a ConfigError at once, not at first use.
+        self._connect_options = self._options()
+
+    @property
+    def servers(self) -> str:
+        """The configured server URLs, without any credentials in them (for messages)."""
+        return ", ".join(_redact(url) for url in self.settings.servers)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def batch_publishing(self) -> bool:
+        """True when publishes use JetStream fast-ingest batches."""
+        return self._batched
+
+    @property
+    def subject_prefix(self) -> str:
+        return self.settings.subject_prefix
+
+    def publisher(self) -> NatsPublisher:
+        """A publishing end (publish ``Outgoing`` events on ``<prefix>.<sensor>``)."""
+        publisher = NatsPublisher(self)
+        self._publishers.add(publisher)
+        return publisher
+
+    async def subscriber(self) -> NatsSubscriber:
+        """A consuming end on the shared durable consumer (created or updated here)."""
+        nc = await self.client()
+        await self._ensure_consumer(nc)
+        return NatsSubscriber(self)
+
+    async def connect(self) -> None:
+        """Connect if not connected, and ensure the stream. Raises ``BusUnavailableError``."""
+        if self._nc is not None and not self._nc.is_closed:
+            return
+        # One attempt at a time, shared by every caller, and shielded: a caller that gives up (a shipper
+        # stopping, a cancelled publish) must not cancel nats-py half way through connecting.
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting.add_done_callback(_retrieve)
+        await asyncio.shield(self._connecting)
+
+    async def _connect(self) -> None:
+        self._last_error = None
+        try:
+            nc = await nats.connect(**self._connect_options)
+        except Exception as error:  # nats-py ends with NoServersError; the reason came via error_cb
+            raise self._unavailable(error) from None
+        # The first connection gives up quickly (a clear error beats a silent minute of retries); from
+        # now on nats-py reconnects in the background for as long as it takes.
+        nc.options["max_reconnect_attempts"] = -1
+        nc.options["reconnect_time_wait"] = 2.0
+        try:
+            await self._ensure_stream(nc)
+        except BaseException:
+            await nc.close()
+            raise
+        self._nc = nc
+        self._stream_ready = True
+        self.generation += 1
+        log.info("connected to NATS at %s: stream %s, %s", self.servers, self.settings.stream,
+                 "fast-ingest batch publishing" if self._batched else "one ack per event")
+
+    async def client(self) -> Client:
+        """The connected client (connecting first if needed); ``BusUnavailableError`` while it is down."""
+        if self._nc is None or self._nc.is_closed:
+            await self.connect()
+        nc = self._nc
+        assert nc is not None
+        if not nc.is_connected:
+            raise BusUnavailableError(f"lost the connection to NATS at {self.servers}; reconnecting in the "
+                                      "background — check that nats-server runs")
+        if not self._stream_ready:  # the stream vanished (a wiped server): create it again
+            await self._ensure_stream(nc)
+            self._stream_ready = True
+        return nc
+
+    def stream_missing(self) -> None:
+        """A publish found no stream on the subject: ensure it again before the next use."""
+        self._stream_ready = False
+
+    async def close(self) -> None:
+        """Send what is buffered (acks included) and close the connection."""
+        if self._connecting is not None and not self._connecting.done():  # let it finish, then close it
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._connecting), 10)
+        nc, self._nc = self._nc, None
+        if nc is None or nc.is_closed:
+            return
+        with contextlib.suppress(Exception):
+            if nc.is_connected:
+                await nc.flush(timeout=2)
+        with contextlib.suppress(Exception):
+            await nc.close()
+
+    # --- connection ---------------------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        settings = self.settings
+        options: dict[str, Any] = {
+            "servers": list(settings.servers), "name": self.name, "connect_timeout": 2.0,
+            "allow_reconnect": True, "max_reconnect_attempts": _CONNECT_ATTEMPTS, "reconnect_time_wait": 0.2,
+            "ping_interval": 20, "max_outstanding_pings": 3, "pending_size": 8 * 1024 * 1024,
+            "error_cb": self._on_error, "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+        }
+        if settings.user is not None:
+            options["user"] = settings.user
+            options["password"] = settings.password or ""
+        if settings.token is not None:
+            options["token"] = settings.token
+        if settings.credentials is not None:
+            options["user_credentials"] = _credentials_file(settings.credentials)
+        context = _tls_context(settings)
+        if context is not None:
+            options["tls"] = context
+        return options
+
+    async def _on_error(self, error: Exception) -> None:
+        # A refused login is followed by the server closing the socket ("connection reset"): the
+        # refusal is the reason worth reporting, so it is not overwritten.
+        if self._last_error is None or not _is_auth_error(self._last_error):
+            self._last_error = error
+        log.debug("NATS: %s", _describe(error))
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None:
+            log.warning("lost the connection to NATS at %s; reconnecting in the background", self.servers)
+        # Acknowledgements for what is in flight will not come: fail those publishes now rather than at
+        # their timeout, so the shipper's retry starts at once.
+        for publisher in list(self._publishers):
+            publisher.fail_pending(f"lost the connection to NATS at {self.servers} while publishing")
+
+    async def _on_reconnected(self) -> None:
+        log.info("reconnected to NATS at %s", self.servers)
+
+    def _unavailable(self, error: BaseException) -> BusUnavailableError:
+        reason = self._last_error or error
+        text = _describe(reason)
+        if _is_auth_error(reason):
+            return BusUnavailableError(f"NATS at {self.servers} refused the credentials ({text}) — check "
+                                       "bus.user/bus.password, bus.token or bus.credentials")
+        return BusUnavailableError(f"cannot reach NATS at {self.servers}: {text} — start nats-server or fix "
+                                   "bus.servers")
+
+    # --- stream and consumer ------------------------------------------------------------------------
+
+    async def _ensure_stream(self, nc: Client) -> None:
+        settings = self.settings
+        js = nc.jetstream(timeout=5.0)
+        version = nc.connected_server_version
+        batched = settings.publish_batches and (version.major, version.minor) >= (2, 14)
+        wanted: dict[str, Any] = {
+            "subjects": [f"{settings.subject_prefix}.>"], "duplicate_window": settings.duplicate_window,
+            "max_bytes": settings.max_bytes if settings.max_bytes > 0 else -1, "discard": DiscardPolicy.NEW,
+        }
+        if batched:
+            wanted["allow_batched"] = True
+        try:
+            try:
+                info = await js.stream_info(settings.stream)
+            except nats.js.errors.NotFoundError:
+                info = await js.add_stream(StreamConfig(name=settings.stream, retention=RetentionPolicy.WORK_QUEUE,
+                                                        storage=StorageType.FILE, **wanted))
+            else:
+                self._check_kind(info.config)
+                updated = dataclasses.replace(info.config, **wanted)
+                if updated != info.config:
+                    info = await js.update_stream(updated)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+            raise BusUnavailableError(f"NATS at {self.servers} has no JetStream — start nats-server with -js "
+                                      "(JetStream enabled)") from None
+        except nats.js.errors.APIError as error:
+            raise ConfigError(f"bus.stream {settings.stream!r}: NATS refused the stream settings "
+                              f"({error.description}) — fix [bus] or the stream on the server") from None
+        self._batched = batched and bool(info.config.allow_batched)
+
+    def _check_kind(self, config: StreamConfig) -> None:
+        if config.retention != RetentionPolicy.WORK_QUEUE or config.storage != StorageType.FILE:
+            raise ConfigError(
+                f"bus.stream {self.settings.stream!r} exists on NATS with retention "
+                f"{_value(config.retention)} and {_value(config.storage)} storage; honeyscope needs a workqueue "
+                f"stream on file storage — delete it (nats stream rm {self.settings.stream}) or set bus.stream "
+                "to another name")
+
+    async def _ensure_consumer(self, nc: Client) -> None:
+        settings = self.settings
+        config = ConsumerConfig(durable_name=settings.consumer, ack_policy=AckPolicy.EXPLICIT,
+                                deliver_policy=DeliverPolicy.ALL, ack_wait=settings.ack_wait, max_deliver=-1,
+                                max_ack_pending=settings.max_ack_pending)
+        js = nc.jetstream(timeout=5.0)
+        try:
+            await js.add_consumer(settings.stream, config)
+        except nats.js.errors.APIError as error:
+            raise ConfigError(f"bus.consumer {settings.consumer!r}: NATS refused the consumer settings "
+                              f"({error.description}) — fix [bus] or remove the consumer on the server") from None
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            raise BusUnavailableError(f"NATS at {self.servers} did not answer the JetStream API") from None
+
+
+class _Pending:
+    """One batch on its way: how many acknowledgements are missing, and who waits for them."""
+
+    __slots__ = ("acked", "batched", "count", "future")
+
+    def __init__(self, count: int, batched: bool, future: asyncio.Future[None]) -> None:
+        self.count = count
+        self.acked = 0
+        self.batched = batched
+        self.future = future
+
+    def fail(self, text: str) -> None:
+        if not self.future.done():
+            self.future.set_exception(BusUnavailableError(text))
+
+    def succeed(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
+class NatsPublisher:
+    """Publishes events to JetStream, each with ``Nats-Msg-Id: <event id>``; returns when all are stored."""
+
+    def __init__(self, bus: NatsBus) -> None:
+        self._bus = bus
+        self._generation = -1
+        self._inbox = ""
+        self._subscription: Subscription | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._subjects: dict[str, str] = {}
+        self._subscribing = asyncio.Lock()
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Publish every message and wait until JetStream stored (or recognised as duplicate) all of them.
+        ``BusUnavailableError`` on any failure or timeout (some may be stored: republish them all);
+        ``MessageTooLargeError`` before sending anything if one event exceeds the server's limit."""
+        if not messages:
+            return
+        nc = await self._bus.client()
+        limit = nc.max_payload
+        for message in messages:
+            if len(message.payload) + _HEADER_ROOM > limit:
+                raise MessageTooLargeError(message.event_id, len(message.payload), limit)
+        await self._subscribe(nc)
+        for start in range(0, len(messages), _BATCH):
+            await self._publish_batch(nc, messages[start:start + _BATCH])
+
+    def fail_pending(self, reason: str) -> None:
+        """Fail every publish waiting for acknowledgements (the connection is gone)."""
+        for pending in self._pending.values():
+            pending.fail(reason)
+
+    async def close(self) -> None:
+        """Stop listening for acknowledgements (the bus owns the connection)."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _subscribe(self, nc: Client) -> None:
+        async with self._subscribing:  # concurrent first publishes must share one reply inbox
+            if self._subscription is not None and self._generation == self._bus.generation:
+                return
+            inbox = nc.new_inbox() + "."
+            self._subscription = await nc.subscribe(inbox + ">", cb=self._on_reply)
+            self._inbox, self._generation = inbox, self._bus.generation
+
+    async def _publish_batch(self, nc: Client, batch: Sequence[Outgoing]) -> None:
+        token = secrets.token_urlsafe(12)
+        batched = self._bus.batch_publishing
+        pending = _Pending(len(batch), batched, asyncio.get_running_loop().create_future())
+        self._pending[token] = pending
+        try:
+            if batched:
+                await self._send_fast_batch(nc, token, batch)
+            else:
+                await self._send_each(nc, token, batch)
+            await asyncio.wait_for(pending.future, self._bus.settings.publish_timeout)
+        except BusUnavailableError:
+            raise
+        except TimeoutError:
+            raise BusUnavailableError(f"NATS at {self._bus.servers} did not acknowledge "
+                                      f"{len(batch) - pending.acked} of {len(batch)} events within "
+                                      f"{self._bus.settings.publish_timeout:g} s") from None
+        except (nats.errors.Error, OSError) as error:
+            raise BusUnavailableError(f"publishing to NATS at {self._bus.servers} failed: "
+                                      f"{_describe(error)}") from None
+        finally:
+            del self._pending[token]
+            if not pending.future.done():
+                pending.future.cancel()
+
+    async def _send_fast_batch(self, nc: Client, token: str, batch: Sequence[Outgoing]) -> None:
+        # Fast-ingest reply subjects carry the protocol: <inbox>.<batch id>.<flow>.<gap>.<seq>.<op>.$FI with
+        # op 0 = first message, 1 = further message, 3 = end of batch (commit without a message).
+        prefix = f"{self._inbox}{token}.{_FLOW}.fail."
+        for sequence, message in enumerate(batch, 1):
+            await nc.publish(self._subject(message.sensor), message.payload,
+                             reply=f"{prefix}{sequence}.{0 if sequence == 1 else 1}.$FI",
+                             headers={_MSG_ID: message.event_id})
+        await nc.publish(self._subject(batch[-1].sensor), b"", reply=f"{prefix}{len(batch) + 1}.3.$FI")
+
+    async def _send_each(self, nc: Client, token: str, batch: Sequence[Outgoing]) -> None:
+        prefix = f"{self._inbox}{token}."
+        for index, message in enumerate(batch):
+            await nc.publish(self._subject(message.sensor), message.payload, reply=f"{prefix}{index}",
+                             headers={_MSG_ID: message.event_id})
+
+    def _subject(self, sensor: str) -> str:
+        subject = self._subjects.get(sensor)
+        if subject is None:
+            subject = self._subjects[sensor] = f"{self._bus.subject_prefix}.{subject_token(sensor)}"
+        return subject
+
+    async def _on_reply(self, msg: Msg) -> None:
+        token = _reply_token(msg.subject)
+        pending = self._pending.get(token)
+        if pending is None or pending.future.done():
+            return  # a late reply to a batch we gave up on
+        data = msg.data
+        if not data and msg.headers and msg.headers.get(_STATUS) == "503":
+            self._bus.stream_missing()
+            pending.fail(f"no JetStream stream takes {self._bus.subject_prefix}.* on NATS at {self._bus.servers} "
+                         "(deleted, or the server's store was wiped); it is created again at the next attempt")
+        elif b'"error"' in data:
+            pending.fail(self._refusal(data))
+        elif not pending.batched:
+            pending.acked += 1
+            if pending.acked == pending.count:
+                pending.succeed()
+        elif b'"batch"' in data:  # the commit: every event of the batch is stored
+            reply = _REPLY.decode(data)
+            pending.acked = reply.count or 0
+            if pending.acked == pending.count:
+                pending.succeed()
+            else:
+                pending.fail(f"NATS stored {pending.acked} of {pending.count} events of a batch")
+
+    def _refusal(self, data: bytes) -> str:
+        try:
+            error = _REPLY.decode(data).error or _ApiError()
+        except msgspec.DecodeError:
+            error = _ApiError(description=data[:200].decode(errors="replace"))
+        text = f"NATS refused events: {error.description} (error {error.err_code})"
+        if "maximum bytes" in error.description or "maximum messages" in error.description:
+            text += (f" — stream {self._bus.settings.stream} is full: collectors are behind, or raise "
+                     "bus.max_bytes")
+        return text
+
+
+class NatsSubscriber:
+    """Pulls from the shared durable consumer; acks are sent without waiting for a round trip."""
+
+    def __init__(self, bus: NatsBus) -> None:
+        self._bus = bus
+        self._generation = -1
+        self._inbox = ""
+        self._subscription: Subscription | None = None
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{bus.settings.stream}.{bus.settings.consumer}"
+        self._buffer: deque[Msg] = deque()
+        self._request = 0
+        self._want = 0
+        self._finished = False
+        self._wake: asyncio.Future[None] | None = None
+
+    async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        """Up to ``max_messages`` deliveries: what is there at once, else whatever arrives within
+        ``timeout`` s. ``BusUnavailableError`` while NATS is unreachable."""
+        if max_messages < 1:
+            return []
+        nc = await self._bus.client()
+        await self._subscribe(nc)
+        if not self._buffer:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            # First ask for what is available now (the server answers "404 No Messages" after a partial
+            # batch); only if there is nothing, wait for new events — and return soon after the first
+            # ones arrive, since deliveries sitting here count against ack_wait. What the still-open
+            # request delivers later waits in the buffer for the next fetch.
+            await self._pull(nc, max_messages, {"no_wait": True}, deadline + _GRACE, max_messages)
+            remaining = deadline - loop.time()
+            if not self._buffer and remaining > 0.001:
+                await self._pull(nc, max_messages, {"expires": int(remaining * 1e9)}, deadline + _GRACE, 1)
+                if self._buffer and not self._finished and len(self._buffer) < max_messages:
+                    await asyncio.sleep(_GATHER)
+        return self._take(max_messages)
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge (fire and forget: a lost ack means a redelivery, which the store drops)."""
+        await self._answer(deliveries, _ACK)
+
+    async def nak(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        """Ask JetStream to redeliver the deliveries after ``delay`` seconds."""
+        body = b'-NAK {"delay":%d}' % int(delay * 1e9) if delay > 0 else b"-NAK"
+        await self._answer(deliveries, body)
+
+    async def close(self) -> None:
+        """Stop receiving; deliveries fetched and not acknowledged return after ``ack_wait``."""
+        subscription, self._subscription = self._subscription, None
+        self._buffer.clear()
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _answer(self, deliveries: Sequence[Delivery], body: bytes) -> None:
+        nc = self._bus._nc
+        if nc is None or nc.is_closed or not deliveries:
+            return
+        try:
+            for delivery in deliveries:
+                if isinstance(delivery.token, str):
+                    await nc.publish(delivery.token, body)
+        except (nats.errors.Error, OSError) as error:  # JetStream will redeliver; the store drops duplicates
+            log.warning("could not answer %d deliveries to NATS (%s); they will be redelivered",
+                        len(deliveries), _describe(error))
+
+    async def _subscribe(self, nc: Client) -> None:
+        if self._subscription is not None and self._generation == self._bus.generation:
+            return
+        self._inbox = nc.new_inbox() + "."
+        self._subscription = await nc.subscribe(self._inbox + "*", cb=self._on_message,
+                                                pending_msgs_limit=-1, pending_bytes_limit=-1)
+        self._generation = self._bus.generation
+
+    async def _pull(self, nc: Client, batch: int, options: dict[str, Any], deadline: float, want: int) -> None:
+        """Send one pull request for ``batch`` deliveries and wait until ``want`` are here, the request
+        ended, or ``deadline``."""
+        self._request += 1
+        self._want, self._finished = want, False
+        request = msgspec.json.encode({"batch": batch, **options})
+        await nc.publish(self._next, request, reply=f"{self._inbox}{self._request}")
+        loop = asyncio.get_running_loop()
+        while len(self._buffer) < want and not self._finished:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not nc.is_connected:
+                return
+            self._wake = loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake, remaining)
+            self._wake = None
+
+    async def _on_message(self, msg: Msg) -> None:
+        if msg.reply:
+            self._buffer.append(msg)
+            if len(self._buffer) >= self._want:
+                self._signal()
+            return
+        status = msg.headers.get(_STATUS) if msg.headers else None
+        if status is None or status == "100":  # not a delivery, or an idle heartbeat
+            return
+        if msg.subject == f"{self._inbox}{self._request}":  # the current pull request has ended
+            if status not in ("404", "408", "409"):
+                log.warning("NATS pull request ended with status %s: %s", status,
+                            msg.headers.get("Description", "") if msg.headers else "")
+            self._finished = True
+            self._signal()
+
+    def _signal(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _take(self, count: int) -> list[Delivery]:
+        taken: list[Delivery] = []
+        buffer = self._buffer
+        while buffer and len(taken) < count:
+            msg = buffer.popleft()
+            headers = msg.headers or {}
+            taken.append(Delivery(headers.get(_MSG_ID, ""), msg.data, _delivered_count(msg.reply), msg.reply))
+        return taken
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Mark a shared attempt's outcome as seen (its callers may all have gone)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _reply_token(subject: str) -> str:
+    """The batch token of a reply subject ``_INBOX.<nuid>.<token>...`` (whichever inbox it came to)."""
+    parts = subject.split(".", 3)
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _delivered_count(reply: str) -> int:
+    """How many times JetStream delivered the message, from its ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>...``, or with domain and account hash in front)."""
+    tokens = reply.split(".")
+    index = 4 if len(tokens) == 9 else 6
+    try:
+        return int(tokens[index])
+    except (IndexError, ValueError):
+        return 1
+
+
+def subject_token(name: str) -> str:
+    """A sensor name as one NATS subject token (dots, wildcards and spaces become ``_``)."""
+    cleaned = "".join("_" if ch in ".*> \t\r\n" else ch for ch in name)
+    return cleaned or "_"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+
+
+def _describe(error: BaseException) -> str:
+    """A short reason: 'connection refused', 'timed out', 'Authorization Violation', ..."""
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno).lower() if error.errno in errno.errorcode else str(error)
+    if isinstance(error, TimeoutError | asyncio.TimeoutError | nats.errors.TimeoutError):
+        return "timed out"
+    text = str(error).strip() or type(error).__name__
+    return text.removeprefix("nats: ").strip("'")
+
+
+def _is_auth_error(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, nats.errors.AuthorizationError) or "authorization" in text or "authentication" in text
+
+
+def _value(item: object) -> str:
+    return str(getattr(item, "value", item))
+
+
+def _credentials_file(path: str) -> str:
+    if not Path(path).is_file():
+        raise ConfigError(f"bus.credentials: file not found: {path} — give the path of a NATS .creds file")
+    if importlib.util.find_spec("nkeys") is None:  # nats-py signs with it when given a .creds file
+        raise ConfigError("bus.credentials needs the 'nkeys' package — pip install nkeys")
+    return path
+
+
+def _tls_context(settings: BusSettings) -> ssl.SSLContext | None:
+    """A TLS context from bus.tls_ca / tls_certificate / tls_key, or None (tls:// URLs then use the
+    system's CA store)."""
+    if settings.tls_ca is None and settings.tls_certificate is None:
+        if settings.tls_key is not None:
+            raise ConfigError("bus.tls_key is set without bus.tls_certificate — set both for mutual TLS")
+        return None
+    for key, value in (("tls_ca", settings.tls_ca), ("tls_certificate", settings.tls_certificate),
+                       ("tls_key", settings.tls_key)):
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(f"bus.{key}: file not found: {value} — give the path of a PEM file")
+    try:
+        context = ssl.create_default_context(cafile=settings.tls_ca)
+        if settings.tls_certificate is not None:
+            context.load_cert_chain(settings.tls_certificate, settings.tls_key)
+    except (ssl.SSLError, ValueError) as error:
+        raise ConfigError(f"bus TLS files could not be loaded ({error}) — check bus.tls_ca, "
+                          "bus.tls_certificate and bus.tls_key") from None
+    return context
+
+
+__all__ = ["NatsBus", "NatsPublisher", "NatsSubscriber", "connect_nats", "subject_token"]

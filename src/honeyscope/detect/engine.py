@@ -1,0 +1,220 @@
+"""``Detector``: run compiled Sigma rules on events, fast and without ever raising.
+
+Per event: (1) lower-case the request text once; (2) one Aho-Corasick pass (``ahocorasick_rs``, a Rust DFA:
+~3.6 µs for the ~470 literals of our pack + SigmaHQ over an 800-character request, 3-4x faster than
+pyahocorasick and ~50x faster than testing each literal with ``in``) finds which rules' required literals occur;
+(3) only those rules — plus the few that have no required literal — are evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Final, Protocol
+
+try:
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - the dependency is declared; this keeps detection correct without it
+    ahocorasick_rs = None  # type: ignore[assignment]
+
+from honeyscope.detect.compiler import Leaf, witness
+from honeyscope.detect.correlation import CorrelationState
+from honeyscope.detect.fields import EventView, scan_bytes
+from honeyscope.detect.rules import CompiledRule, RuleMeta, RuleSet
+from honeyscope.events.schema import Detection, HttpRequestEvent
+
+log = logging.getLogger(__name__)
+
+#: Characters of one evidence value kept in a detection.
+EVIDENCE_CHARS: Final = 160
+#: Evidence strings kept per detection.
+EVIDENCE_ITEMS: Final = 6
+
+
+class Detector:
+    """Evaluates a ``RuleSet`` on ``http.request`` events.
+
+    ``detect`` returns the detections of one event; ``detect_batch`` sets them on each event of a batch
+    (in order: correlation windows follow the events' timestamps) and marks those events as alerts.
+    """
+
+    def __init__(self, rules: RuleSet, *, max_groups: int = 50_000) -> None:
+        self.rules: list[CompiledRule] = list(rules.rules)
+        self._always: list[int] = []
+        # Most rules need one literal group: a literal found makes them candidates directly. Rules that
+        # need several groups are counted: candidates once every group of theirs has a literal found.
+        single: dict[str, set[int]] = {}
+        literal_groups: dict[str, set[int]] = {}
+        self._group_rule: list[int] = []
+        self._needed: list[int] = []
+        for index, rule in enumerate(self.rules):
+            self._needed.append(len(rule.requirement))
+            if not rule.requirement:
+                self._always.append(index)
+                continue
+            for group in rule.requirement:
+                group_id = len(self._group_rule)
+                self._group_rule.append(index)
+                for _, literal in group:
+                    literal_groups.setdefault(literal, set())
+                    single.setdefault(literal, set())
+                    if len(rule.requirement) == 1:
+                        single[literal].add(index)
+                    else:
+                        literal_groups[literal].add(group_id)
+        literals = list(literal_groups)
+        self._literal_rules: list[tuple[int, ...]] = [tuple(sorted(single[text])) for text in literals]
+        self._literal_groups: list[tuple[int, ...]] = [tuple(sorted(literal_groups[text])) for text in literals]
+        # Bytes + DFA: measured 2x faster than the str automaton on request-sized texts (3.6 vs 7 µs for
+        # 470 literals over 800 characters). UTF-8 keeps substring relations, so matches are unchanged.
+        encoded = [literal.encode("utf-8", "surrogatepass") for literal in literals]
+        self._automaton: _Scanner | None = None
+        if encoded:
+            dfa = ahocorasick_rs.Implementation.DFA if ahocorasick_rs is not None else None
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(encoded, implementation=dfa) \
+                if ahocorasick_rs is not None else _SlowScanner(encoded)
+        self._correlations: dict[str, list[CorrelationState]] = {}
+        self.correlation_states: list[CorrelationState] = []
+        self._correlation_meta: dict[int, RuleMeta] = {}
+        for correlation in rules.correlations:
+            state = CorrelationState(correlation, max_groups)
+            self.correlation_states.append(state)
+            for rule_id in dict.fromkeys(correlation.rules):
+                self._correlations.setdefault(rule_id, []).append(state)
+        self._failures = 0
+
+    def reset(self) -> None:
+        """Forget all correlation state."""
+        for state in self.correlation_states:
+            state.clear()
+
+    def candidates(self, event: HttpRequestEvent) -> list[int]:
+        """Indexes of the rules that may match the event (their literals occur), in rule order."""
+        if self._automaton is None:
+            return list(self._always)
+        matches = self._automaton.find_matches_as_indexes(scan_bytes(event), overlapping=True)
+        if not matches:
+            return list(self._always)
+        found: set[int] = set(self._always)
+        groups: set[int] = set()
+        literal_rules, literal_groups = self._literal_rules, self._literal_groups
+        for index in {match[0] for match in matches}:
+            found.update(literal_rules[index])
+            if literal_groups[index]:
+                groups.update(literal_groups[index])
+        if groups:
+            counts: dict[int, int] = {}
+            group_rule, needed = self._group_rule, self._needed
+            for group in groups:
+                rule = group_rule[group]
+                counts[rule] = count = counts.get(rule, 0) + 1
+                if count == needed[rule]:
+                    found.add(rule)
+        return sorted(found)
+
+    def detect(self, event: HttpRequestEvent) -> list[Detection]:
+        """Detections of one event (Sigma rules, then correlations it completes)."""
+        if not isinstance(event, HttpRequestEvent):
+            return []
+        candidates = self.candidates(event)
+        if not candidates:
+            return []
+        view = EventView(event)
+        detections: list[Detection] = []
+        when: float | None = None
+        for index in candidates:
+            rule = self.rules[index]
+            if not rule.match(view):
+                continue
+            if rule.generate:
+                detections.append(_detection(rule.meta, _evidence(rule, view)))
+            for state in self._correlations.get(rule.meta.rule_id, ()):
+                when = event.timestamp.timestamp() if when is None else when
+                evidence = state.observe(rule.meta.rule_id, view, when)
+                if evidence is not None:
+                    detections.append(_correlation_detection(state, view, evidence))
+        return _unique(detections) if len(detections) > 1 else detections
+
+    def detect_batch(self, events: Iterable[object]) -> None:
+        """Set ``honeyscope.detections`` (Sigma ones; other engines' are kept) on every HTTP event, and
+        ``event.kind = "alert"`` + category ``intrusion_detection`` where anything matched. Never
+        raises: an event that breaks a rule is logged and left without Sigma detections."""
+        for event in events:
+            if not isinstance(event, HttpRequestEvent):
+                continue
+            try:
+                found = self.detect(event)
+            except Exception:  # hostile input must never stop the collector
+                self._failures += 1
+                if self._failures <= 10 or self._failures % 10_000 == 0:
+                    log.exception("detection failed on event %s (%d failures so far)", event.event.id, self._failures)
+                continue
+            if found or event.honeyscope.detections:
+                apply_detections(event, found)
+
+
+class _Scanner(Protocol):
+    def find_matches_as_indexes(self, haystack: bytes, overlapping: bool = ...) -> list[tuple[int, int, int]]: ...
+
+
+class _SlowScanner:
+    """Same answers as the automaton, one ``in`` per literal (≈ 50x slower): used without ahocorasick_rs."""
+
+    def __init__(self, literals: list[bytes]) -> None:
+        self._literals = literals
+
+    def find_matches_as_indexes(self, haystack: bytes, overlapping: bool = True) -> list[tuple[int, int, int]]:
+        return [(index, 0, 0) for index, literal in enumerate(self._literals) if literal in haystack]
+
+
+def apply_detections(event: HttpRequestEvent, found: list[Detection]) -> None:
+    """Replace the event's Sigma detections with ``found``; mark it as an alert when it has any."""
+    kept = [item for item in event.honeyscope.detections if item.engine != "sigma"]
+    event.honeyscope.detections = kept + found
+    if event.honeyscope.detections:
+        event.event.kind = "alert"
+        if "intrusion_detection" not in event.event.category:
+            event.event.category = [*event.event.category, "intrusion_detection"]
+
+
+def _unique(detections: list[Detection]) -> list[Detection]:
+    seen: set[str] = set()
+    result = []
+    for detection in detections:
+        if detection.rule_id not in seen:
+            seen.add(detection.rule_id)
+            result.append(detection)
+    return result
+
+
+def _detection(meta: RuleMeta, evidence: list[str]) -> Detection:
+    return Detection(rule_id=meta.rule_id, title=meta.title, engine="sigma", severity=meta.severity,
+                     cves=list(meta.cves), techniques=list(meta.techniques), stage=meta.stage, evidence=evidence)
+
+
+def _correlation_detection(state: CorrelationState, view: EventView, summary: str) -> Detection:
+    correlation = state.correlation
+    evidence = [f"{name}: {next(iter(view.values(name)), '')}" for name in correlation.group_by]
+    return _detection(correlation.meta, [*evidence, summary])
+
+
+def _evidence(rule: CompiledRule, view: EventView) -> list[str]:
+    items: dict[str, None] = {}
+    for leaf in witness(rule.tree, view):
+        value = leaf.matching_value(view)
+        if value is not None:
+            items[f"{leaf.field}: {_excerpt(value, leaf)}"] = None
+        if len(items) >= EVIDENCE_ITEMS:
+            break
+    return list(items)
+
+
+def _excerpt(value: str, leaf: Leaf) -> str:
+    """``value`` cut to ``EVIDENCE_CHARS``, centred on what the leaf looked for when it is long."""
+    if len(value) <= EVIDENCE_CHARS:
+        return value
+    lowered = value.lower()
+    start = min((found for literal in leaf.literals or () if (found := lowered.find(literal)) >= 0), default=0)
+    begin = max(0, start - EVIDENCE_CHARS // 4)
+    excerpt = value[begin:begin + EVIDENCE_CHARS]
+    return ("…" if begin else "") + excerpt + ("…" if begin + EVIDENCE_CHARS < len(value) else "")
