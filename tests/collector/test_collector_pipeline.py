@@ -133,3 +133,41 @@ def test_replay_reads_spool_dirs_json_lines_and_skips_damaged_lines(tmp_path: Pa
     assert result.read == 30 and result.unreadable == 1
     assert result.collector.stored == 25 and result.collector.duplicates == 5
     assert [payload is None for payload, _ in iter_payloads(plain)] == [False] * 5 + [True]
+
+
+def test_store_outage_holds_acknowledgements_until_it_returns(tmp_path: Path) -> None:
+    from honeyscope.testing.postgres import PostgresServer, PostgresUnavailableError
+
+    try:
+        server = PostgresServer()
+    except PostgresUnavailableError as error:
+        pytest.skip(str(error))
+    record_traffic(tmp_path / "spool", {"198.51.100.5": 60})
+    messages = spooled(tmp_path / "spool")
+
+    async def scenario(store: EventStore) -> Collector:
+        bus = MemoryBus()
+        collector = Collector(bus.subscriber(), store, settings=SETTINGS)
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        await asyncio.wait_for(bus.publisher().publish(messages[:20]), timeout=60)
+        server.stop()
+        held = asyncio.create_task(bus.publisher().publish(messages[20:]))
+        for _ in range(100):  # bounded: until the collector has failed to write at least twice
+            await asyncio.sleep(0.1)
+            if collector.stats.store_errors >= 2:
+                break
+        assert not held.done() and bus.unacknowledged == 40  # nothing acknowledged while the store is down
+        await asyncio.to_thread(server.start)
+        await asyncio.wait_for(held, timeout=60)
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+        return collector
+
+    with server:
+        store = open_store(StoreSettings(kind="postgres", dsn=server.create_database("outage")))
+        store.migrate()
+        collector = asyncio.run(scenario(store))
+        assert store.count() == 60 and store.event_ids() == {message.event_id for message in messages}
+        assert collector.stats.store_errors >= 2
+        store.close()
