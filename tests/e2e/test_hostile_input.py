@@ -251,7 +251,9 @@ def test_slowloris_head_is_cut_off_after_header_timeout(wire: SimpleNamespace, s
     assert result.received == b"", "http.sys drops a timed-out connection without an answer"
     event = recorded(wire, sensor, result, result.sent, exact=False)
     assert event.honeyscope.request.error == "incomplete_request"
-    assert event.honeyscope.request.head.startswith(line + b"User-Agent: s")
+    # Whatever had trickled in when the timeout struck (≈ 10 bytes at 0.2 s each), kept byte for byte.
+    recorded_head = event.honeyscope.request.head
+    assert len(recorded_head) > len(line) and head.startswith(recorded_head)
     limits = wire.limit_events(sensor, "header_timeout")
     assert limits and limits[-1].honeyscope.limit.configured == 2.0
     wire.assert_still_serving(sensor)

@@ -7,6 +7,7 @@ load generator; the comparison is by event id set — none missing, none twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import urllib.request
@@ -46,11 +47,14 @@ def test_up_stores_every_spooled_event_once_and_reports_it(tmp_path: Path) -> No
         status = node.wait_stored(answered)
         assert node.metrics_url is not None
         metrics = urllib.request.urlopen(node.metrics_url, timeout=10).read().decode()
+        assert node.web_url is not None  # the dashboard runs inside up, on the same store
+        live = json.loads(urllib.request.urlopen(node.web_url + "api/live?limit=5", timeout=30).read())
         cli = subprocess.run([sys.executable, "-m", "honeyscope", "status", "--data", str(data)],
                              capture_output=True, text=True, timeout=60, check=False)
     assert answered == 3000
     assert status["running"] and status["components"]["sensor"]["running"]
     assert 'honeyscope_events_total{stage="stored"}' in metrics
+    assert len(live["events"]) == 5  # the newest stored events, served from the store up writes to
     assert cli.returncode == 0 and "events stored:" in cli.stdout
     spooled, stored = spooled_ids(data / "spool"), stored_ids(data)
     assert len(stored) == len(set(stored))

@@ -79,7 +79,8 @@ def test_hostile_bytes_and_huge_heads_round_trip_exactly(store: EventStore, buil
     assert isinstance(back, HttpRequestEvent) and back.honeyscope.request.body == body
     columns = store.scan(["path", "query", "user_agent"]).to_pylist()
     # Flattened text cannot hold NUL (PostgreSQL); U+FFFD stands in, the doc keeps the original.
-    assert columns == [{"path": "/a\ufffdb/\xe9\xff", "query": "q=\ufffd%00", "user_agent": "Mozilla\ufffd/\xff\\u0000"}]
+    assert columns == [{"path": "/a\ufffdb/\xe9\xff", "query": "q=\ufffd%00",
+                        "user_agent": "Mozilla\ufffd/\xff\\u0000"}]
 
 
 def test_an_id_that_is_not_a_uuid_fails_the_batch_and_stores_nothing(store: EventStore, build: Any) -> None:

@@ -44,6 +44,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--name", help="sensor name written into every event (default: host name)")
     parser.add_argument("--metrics", metavar="HOST:PORT",
                         help="Prometheus endpoint (default 127.0.0.1:9108; '' disables)")
+    parser.add_argument("--web", metavar="HOST:PORT",
+                        help="dashboard address (default 127.0.0.1:8000; a non-loopback address needs a token, "
+                             "see docs/web.md; '' disables)")
     parser.add_argument("--no-sensor", action="store_true",
                         help="run only shipper, collector and store (e.g. the sensor runs under systemd)")
     parser.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
@@ -56,6 +59,9 @@ def node_settings(args: argparse.Namespace, layout: NodeLayout) -> Settings:
     store = settings.store
     if store.kind == "duckdb" and store.path == StoreSettings().path:
         store = msgspec.structs.replace(store, path=str(layout.data_dir / "honeyscope.duckdb"))
+    web = settings.web
+    if args.web:
+        web = msgspec.structs.replace(web, bind=args.web)
     collector = settings.collector
     if args.metrics is not None:
         collector = msgspec.structs.replace(collector, metrics_address=args.metrics)
@@ -63,7 +69,7 @@ def node_settings(args: argparse.Namespace, layout: NodeLayout) -> Settings:
                                      spool=msgspec.structs.replace(settings.sensor.spool,
                                                                    directory=str(layout.spool)),
                                      name=args.name or settings.sensor.name or default_sensor_name())
-    return msgspec.structs.replace(settings, store=store, collector=collector, sensor=sensor)
+    return msgspec.structs.replace(settings, store=store, collector=collector, sensor=sensor, web=web)
 
 
 def sensor_arguments(args: argparse.Namespace, settings: Settings) -> list[str]:
@@ -104,9 +110,10 @@ async def _serve(args: argparse.Namespace, settings: Settings, layout: NodeLayou
     if not args.no_sensor:
         sensor = SensorProcess(sensor_arguments(args, settings), layout.state / "sensor-ready.txt",
                                layout.logs / "sensor.log")
+    dashboard = None if args.web == "" else _dashboard(settings, store)
     node = Node(settings, layout, store, publisher=transport.publisher, subscriber=transport.subscriber,
                 stages=build_stages(settings, artifact_root=layout.spool / "artifacts"), sensor=sensor,
-                sensor_name=settings.sensor.name)
+                sensor_name=settings.sensor.name, web=dashboard)
     ready = asyncio.Event()
     runner = asyncio.create_task(node.run(stop, ready))
     waiter = asyncio.create_task(ready.wait())
@@ -120,10 +127,21 @@ async def _serve(args: argparse.Namespace, settings: Settings, layout: NodeLayou
         await transport.close()
 
 
+def _dashboard(settings: Settings, store: Any) -> Any:
+    """The dashboard inside this process: DuckDB admits one process, so the web app shares our store.
+    Bound before the decoy starts, so a busy port or a missing token fails first, in one line."""
+    from honeyscope.web import WebServer, access_policy, create_app
+
+    policy = access_policy(settings.web)
+    app = create_app(store, settings.web, policy=policy)
+    return WebServer(app, policy.host, policy.port, tls_certificate=settings.web.tls_certificate,
+                     tls_key=settings.web.tls_key)
+
+
 def _announce(args: argparse.Namespace, node: Node) -> None:
     listeners = node.sensor.listeners if node.sensor else []
-    print(f"honeyscope is up: decoy {' '.join(listeners) or '(not started)'}; data {node.layout.data_dir}; "
-          f"metrics {node.metrics_url or 'off'}. Ctrl-C stops it.", flush=True)
+    print(f"honeyscope is up: decoy {' '.join(listeners) or '(not started)'}; dashboard {node.web_url or 'off'}; "
+          f"data {node.layout.data_dir}; metrics {node.metrics_url or 'off'}. Ctrl-C stops it.", flush=True)
     if args.ready_file is not None:
-        args.ready_file.write_text(msgspec.json.encode({"listeners": listeners, "metrics": node.metrics_url})
-                                   .decode(), encoding="utf-8")
+        info = {"listeners": listeners, "metrics": node.metrics_url, "web": node.web_url}
+        args.ready_file.write_text(msgspec.json.encode(info).decode(), encoding="utf-8")

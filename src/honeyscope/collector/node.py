@@ -61,7 +61,7 @@ class Node:
 
     def __init__(self, settings: Settings, layout: NodeLayout, store: EventStore, *, publisher: Publisher | None,
                  subscriber: Subscriber | None, stages: Sequence[tuple[str, Stage]],
-                 sensor: SensorProcess | None, sensor_name: str, mode: str = "up") -> None:
+                 sensor: SensorProcess | None, sensor_name: str, mode: str = "up", web: Any = None) -> None:
         self.settings = settings
         self.layout = layout
         self.store = store
@@ -73,6 +73,9 @@ class Node:
                                     dead_letters=DeadLetters(layout.dead_letters))
                           if subscriber is not None else None)
         self.metrics_url: str | None = None
+        #: A ``honeyscope.web.WebServer`` (already bound) served for as long as the node runs.
+        self.web = web
+        self.web_url: str | None = web.url if web is not None else None
         self.started = datetime.now(UTC)
         self._rate = _Rate()
         self._store_size = 0
@@ -99,6 +102,7 @@ class Node:
         if self.collector is not None:
             tasks.append(asyncio.create_task(self.collector.run(collect_stop)))
         reporter = asyncio.create_task(self._report(stop))
+        dashboard = asyncio.create_task(self.web.serve(stop)) if self.web is not None else None
         supervisor = asyncio.create_task(self.sensor.supervise(stop)) if self.sensor else None
         log.info("honeyscope %s running; data in %s; metrics %s", self.mode, self.layout.data_dir,
                  self.metrics_url or "off")
@@ -112,6 +116,8 @@ class Node:
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
+        if dashboard is not None:
+            await dashboard
         await self._refresh_store_size()
         write_status(self.layout.data_dir, self.status())
 
@@ -169,7 +175,7 @@ class Node:
             "updated": datetime.now(UTC).isoformat(), "data_dir": str(self.layout.data_dir),
             "events_stored": stored, "events_per_second": round(self._rate.update(stored), 1),
             "spool_lag_bytes": lag, "store_size_bytes": self._store_size,
-            "metrics_url": self.metrics_url, "components": components,
+            "metrics_url": self.metrics_url, "web_url": self.web_url, "components": components,
         }
 
 

@@ -64,6 +64,8 @@ def render_status(status: Mapping[str, Any]) -> str:
         f"store:            {components.get('store', {}).get('backend', '?')}, "
         f"{status.get('store_size_bytes', 0) / 1e6:,.1f} MB",
     ]
+    if status.get("web_url"):
+        lines.append(f"dashboard:        {status['web_url']}")
     if status.get("metrics_url"):
         lines.append(f"metrics:          {status['metrics_url']}")
     for name in ("sensor", "shipper", "collector"):

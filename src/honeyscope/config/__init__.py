@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from honeyscope.web.settings import WebSettings
+
 
 class ConfigError(ValueError):
     """A configuration problem, phrased as one line: what is wrong, where, and how to fix it."""
@@ -167,6 +169,8 @@ class CollectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    #: The dashboard and JSON API (``honeyscope web``, and inside ``honeyscope up``); see docs/web.md.
+    web: WebSettings = msgspec.field(default_factory=WebSettings)
     sensor: SensorSettings = msgspec.field(default_factory=SensorSettings)
     shipper: ShipperSettings = msgspec.field(default_factory=ShipperSettings)
     bus: BusSettings = msgspec.field(default_factory=BusSettings)

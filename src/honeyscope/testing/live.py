@@ -157,6 +157,7 @@ class LiveNode:
     log_path: Path
     urls: list[str] = field(default_factory=list)
     metrics_url: str | None = None
+    web_url: str | None = None
 
     def address(self, scheme: str = "http") -> tuple[str, int]:
         for url in self.urls:
@@ -199,7 +200,7 @@ def live_up(data: Path, *, http: int | None = 0, https: int | None = None, extra
     ready = data.parent / f"{data.name}-ready.json"
     ready.unlink(missing_ok=True)
     command = [sys.executable, "-m", "honeyscope", "up", "--data", str(data), "--metrics", f"{host}:0",
-               "--ready-file", str(ready), "--name", "test-node"]
+               "--web", f"{host}:0", "--ready-file", str(ready), "--name", "test-node"]
     if http is not None:
         command += ["--http", f"{host}:{http}"]
     if https is not None:
@@ -216,7 +217,7 @@ def live_up(data: Path, *, http: int | None = 0, https: int | None = None, extra
                 raise RuntimeError(f"honeyscope up did not start ({process.poll()}): {node.log()[-3000:]}")
             time.sleep(0.05)
         info = json.loads(ready.read_text())
-        node.urls, node.metrics_url = info["listeners"], info["metrics"]
+        node.urls, node.metrics_url, node.web_url = info["listeners"], info["metrics"], info.get("web")
         yield node
     finally:
         terminate(process, grace=60.0)
