@@ -66,6 +66,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
+@pytest.mark.timeout(1500)  # ≈ 170 s on an idle 2-core machine; generous for a loaded one
 def test_two_sensors_two_collectors_survive_crashes_and_restarts(tmp_path: Path) -> None:
     try:
         nats = NatsServer(tmp_path / "nats")

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from honeyscope import __version__
 from honeyscope.cli import (
-    attribute,
     collect,
     docs,
     export,
@@ -18,17 +17,16 @@ from honeyscope.cli import (
     replay,
     rules,
     sensor,
-    sessions,
     ship,
     spool,
     status,
     trends,
     up,
+    web,
 )
 from honeyscope.config import ConfigError
 
-_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, sessions,
-             attribute)
+_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, web)
 
 
 def build_parser() -> argparse.ArgumentParser:
