@@ -1,16 +1,19 @@
-"""``honeyscope export``: write events as ECS JSON lines or as IIS W3C logs.
+"""``honeyscope export``: write events as ECS JSON lines or as IIS W3C logs, or share them as STIX 2.1 / MISP.
 
-Events come from a spool directory (``--spool``) or a JSON-lines file of events (``--input``, e.g. what
-``honeyscope spool cat`` prints); the exporters take any iterable of events.
+ECS and IIS read a spool directory (``--spool``) or a JSON-lines file of events (``--input``, e.g. what
+``honeyscope spool cat`` prints); STIX and MISP read the store (``--data``/``--config``, as ``honeyscope up``
+writes it) for a period, with attribution. The exporters take any iterable of events.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
@@ -21,16 +24,21 @@ from honeyscope.sensor.spool import ReadStats, read_spool
 from honeyscope.share.ecs import write_ecs
 from honeyscope.share.iis import IisExportOptions, write_iis_logs
 
+if TYPE_CHECKING:
+    from honeyscope.share.stix.actors import AttributedCluster
+    from honeyscope.store.base import EventStore
+
 _MAX_WARNINGS = 20
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "export", help="write events as ECS JSON lines or IIS W3C logs",
+        "export", help="write events as ECS JSON lines or IIS W3C logs, or share them as STIX 2.1 or MISP",
         description="Export recorded events in formats other tools read: 'ecs' writes Elastic Common "
                     "Schema JSON lines (rule.*, vulnerability.id, threat.technique.id from detections); "
                     "'iis' writes IIS W3C logs (u_exYYMMDD.log, IIS's default fields) so existing IIS "
-                    "log content (YARA log rules, Sigma webserver rules) runs on decoy data.")
+                    "log content (YARA log rules, Sigma webserver rules) runs on decoy data. 'stix' and 'misp' "
+                    "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution.")
     formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
     ecs = formats.add_parser("ecs", help="ECS JSON lines", description="Write one ECS JSON document per event.",
                              epilog="Example: honeyscope export ecs --spool ./spool --output events.ecs.jsonl")
@@ -49,6 +57,7 @@ def register(subparsers: Any) -> None:
     iis.add_argument("--no-exchange-suffix", action="store_true",
                      help="do not append Exchange's '&CorrelationID=<empty>;&cafeReqId=...' to cs-uri-query")
     iis.set_defaults(run=run_iis)
+    _register_sharing(formats)
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,3 +142,177 @@ def _configured_iis_version(config: Path | None) -> str:
         return ExchangeIdentity(msgspec.convert(options, ExchangeSettings)).iis_version
     except (msgspec.ValidationError, IdentityError) as error:
         raise ConfigError(f"{config}: personas.exchange: {error} — fix the Exchange persona settings") from None
+
+
+# -- STIX 2.1 and MISP: read from the store -------------------------------------------------------------------
+
+def _register_sharing(formats: Any) -> None:
+    stix = formats.add_parser(
+        "stix", help="STIX 2.1 bundle from the store (sightings, indicators, attribution), TLP 2.0 marked",
+        description="Write the store's events of a period as one STIX 2.1 bundle: the sensor network's identity, "
+                    "per day and indicator (source address, exploit path, web-shell hash) a sighting with "
+                    "observed-data samples, attack-patterns, vulnerabilities, and attributed activity clusters "
+                    "as campaigns attributed-to intrusion sets with a confidence. Decoy addresses and Host "
+                    "headers are left out unless --reveal-decoys.",
+        epilog="Example: honeyscope export stix --data ./honeyscope-data --from 2021-03-01 --to 2021-04-01 "
+               "--tlp amber --output march.stix.json")
+    _sharing_arguments(stix)
+    stix.set_defaults(run=run_stix)
+    misp = formats.add_parser(
+        "misp", help="MISP event JSON from the store (attributes, objects, TLP and galaxy tags)",
+        description="Write the store's events of a period as one MISP event (feed JSON, built offline with "
+                    "pymisp): ip-src, uri, user-agent, vulnerability and sha256 attributes, http-request "
+                    "objects, the TLP tag, ATT&CK and threat-actor galaxy tags.",
+        epilog="Example: honeyscope export misp --data ./honeyscope-data --from 2021-03-01 --tlp green "
+               "--output event.json")
+    _sharing_arguments(misp)
+    misp.set_defaults(run=run_misp)
+
+
+def _sharing_arguments(parser: argparse.ArgumentParser) -> None:
+    from honeyscope.cli.up import DEFAULT_DATA
+
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"data directory of 'honeyscope up' (default {DEFAULT_DATA}); the store is "
+                             "DATA/honeyscope.duckdb unless --config names another")
+    parser.add_argument("--config", type=Path, help="TOML settings file ([store] picks DuckDB or PostgreSQL)")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first UTC day or time included (ISO 8601)")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="UTC day or time where the period ends (excluded)")
+    parser.add_argument("--tlp", default="amber", help="TLP 2.0 level: clear, green, amber (default), amber+strict, "
+                                                       "red")
+    parser.add_argument("--name", default="honeyscope sensor network",
+                        help="name of the sensor network (STIX identity, MISP organisation)")
+    parser.add_argument("--output", type=Path, help="output file (default: standard output)")
+    parser.add_argument("--only-detected", action="store_true", help="only events that matched a detection rule")
+    parser.add_argument("--include-scanners", action="store_true", help="keep known research scanners (Shodan …)")
+    parser.add_argument("--include-non-public", action="store_true",
+                        help="keep private, loopback and documentation source addresses")
+    parser.add_argument("--reveal-decoys", action="store_true",
+                        help="include the decoys' addresses and Host headers (they identify your honeypots)")
+    parser.add_argument("--no-attribution", action="store_true", help="skip sessions, clusters and attribution")
+    parser.add_argument("--intel", action="append", default=[], type=Path, metavar="PATH",
+                        help="extra intel files or directories for attribution (DATA/intel is read when it exists)")
+
+
+def run_stix(args: argparse.Namespace) -> int:
+    from honeyscope.share.stix import StixOptions, write_stix
+    from honeyscope.share.tlp import parse_tlp
+
+    options = StixOptions(network_name=args.name, tlp=parse_tlp(args.tlp), only_detected=args.only_detected,
+                          include_scanners=args.include_scanners, include_non_public=args.include_non_public,
+                          reveal_decoys=args.reveal_decoys)
+    start, end = _period(args.start, "--from"), _period(args.end, "--to")
+    with _opened_store(args) as store:
+        clusters = _attributed(args, store, start, end)
+        with _output(args.output) as handle:
+            stats = write_stix(_read(store, start, end), handle, options=options, clusters=clusters,
+                               bundle_key=(_iso(start), _iso(end)))
+    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(stats.skipped.items())) or "none"
+    print(f"{stats.exported} events → {stats.total_objects} STIX objects ({stats.objects.get('sighting', 0)} "
+          f"sightings, {stats.objects.get('indicator', 0)} indicators, {len(clusters)} attributed clusters); "
+          f"skipped: {skipped}", file=sys.stderr)
+    return 0
+
+
+def run_misp(args: argparse.Namespace) -> int:
+    from honeyscope.share.misp import MispOptions, write_misp
+    from honeyscope.share.tlp import parse_tlp
+
+    options = MispOptions(org_name=args.name, tlp=parse_tlp(args.tlp), only_detected=args.only_detected,
+                          include_scanners=args.include_scanners, include_non_public=args.include_non_public,
+                          reveal_decoys=args.reveal_decoys)
+    start, end = _period(args.start, "--from"), _period(args.end, "--to")
+    with _opened_store(args) as store:
+        clusters = _attributed(args, store, start, end)
+        with _output(args.output) as handle:
+            stats = write_misp(_read(store, start, end), handle, options=options, clusters=clusters,
+                               event_key=(_iso(start), _iso(end)))
+    print(f"{stats.exported} events → MISP event with {stats.attributes} attributes, {stats.objects} objects, "
+          f"{len(clusters)} attributed clusters", file=sys.stderr)
+    return 0
+
+
+def _period(text: str | None, flag: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: not an ISO 8601 day or time — e.g. 2021-03-01 or "
+                          "2021-03-01T12:00:00Z") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+@contextlib.contextmanager
+def _opened_store(args: argparse.Namespace) -> Iterator[EventStore]:
+    """The store of ``--data``/``--config``, or one ``ConfigError`` line saying why it cannot be read."""
+    from honeyscope.cli.sessions import store_settings
+    from honeyscope.store import StoreUnavailableError, open_store
+
+    settings = store_settings(args.data, args.config)
+    where = settings.path if settings.kind == "duckdb" else "the PostgreSQL store"
+    if settings.kind == "duckdb" and not Path(settings.path).is_file():
+        raise ConfigError(f"no store at {settings.path} — run 'honeyscope up --data DIR' first, or pass the --data "
+                          "directory (or --config) of an existing one")
+    try:
+        store = open_store(settings)
+    except Exception as error:
+        if settings.kind == "duckdb" and "lock" in str(error).lower():  # DuckDB: one process per file
+            raise ConfigError(f"the store {where} is in use by another process — is 'honeyscope up' running on "
+                              f"{args.data}? stop it, or export from a copy of the file") from None
+        raise ConfigError(f"cannot open the store at {where}: {_first_line(error)}") from None
+    try:
+        yield store
+    except StoreUnavailableError as error:
+        raise ConfigError(f"cannot read {where}: {_first_line(error)}") from None
+    finally:
+        store.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+def _read(store: EventStore, start: datetime | None, end: datetime | None,
+          event_type: str | None = "http.request") -> Iterator[Event]:
+    from honeyscope.share.stix.reading import read_store
+
+    if store.schema_version() == 0:
+        return iter(())
+    return read_store(store, start, end, event_type=event_type)
+
+
+def _attributed(args: argparse.Namespace, store: EventStore, start: datetime | None,
+                end: datetime | None) -> list[AttributedCluster]:
+    if args.no_attribution:
+        return []
+    from honeyscope.share.stix.actors import attribute_events
+
+    local = args.data.resolve() / "intel"
+    intel = [*([local] if local.is_dir() else []), *args.intel]
+    return attribute_events(_read(store, start, end, event_type=None), intel=intel)
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[IO[bytes]]:
+    """The output file, written to a temporary name and renamed when complete (stdout without ``--output``)."""
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        handle = partial.open("wb")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot write it ({error.strerror}) — choose another --output") from None
+    try:
+        with handle:
+            yield handle
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

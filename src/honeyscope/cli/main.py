@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from honeyscope import __version__
 from honeyscope.cli import (
+    attribute,
     collect,
     docs,
     export,
@@ -17,6 +18,7 @@ from honeyscope.cli import (
     replay,
     rules,
     sensor,
+    sessions,
     ship,
     spool,
     status,
@@ -26,7 +28,8 @@ from honeyscope.cli import (
 )
 from honeyscope.config import ConfigError
 
-_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, web)
+_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, sessions,
+             attribute, web)
 
 
 def build_parser() -> argparse.ArgumentParser:
