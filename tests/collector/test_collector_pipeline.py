@@ -98,16 +98,20 @@ def test_undecodable_and_future_events_go_to_dead_letters(tmp_path: Path, store:
     future = msgspec.json.decode(encode_event(events[0]))
     future["schema_version"] = 99
     future["event"]["id"] = "0190b6a2-0000-7000-8000-000000000099"
-    bad = [Outgoing("garbage", b"{not json"), Outgoing(future["event"]["id"], msgspec.json.encode(future))]
+    odd = msgspec.json.decode(encode_event(events[1]))
+    odd["event"]["id"] = "not-a-uuid"
+    bad = [Outgoing("garbage", b"{not json"), Outgoing(future["event"]["id"], msgspec.json.encode(future)),
+           Outgoing("not-a-uuid", msgspec.json.encode(odd))]
     dead = DeadLetters(tmp_path / "rejected.jsonl")
 
     collector = asyncio.run(run_collector(store, [*spooled(tmp_path / "spool"), *bad], dead_letters=dead))
 
-    assert collector.stats.stored == 10 and collector.stats.rejected == 2
+    assert collector.stats.stored == 10 and collector.stats.rejected == 3
     lines = (tmp_path / "rejected.jsonl").read_bytes().splitlines()
     reasons = [msgspec.json.decode(line)["reason"] for line in lines]
     assert any("schema version 99" in reason and "upgrade honeyscope" in reason for reason in reasons)
     assert any("not a honeyscope event" in reason for reason in reasons)
+    assert any("the store refuses it" in reason for reason in reasons)
 
 
 def test_a_failing_stage_never_loses_events(tmp_path: Path, store: EventStore) -> None:

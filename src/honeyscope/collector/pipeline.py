@@ -29,7 +29,7 @@ import msgspec
 from honeyscope.bus.base import BusUnavailableError, Delivery, Subscriber
 from honeyscope.config import CollectorSettings
 from honeyscope.events import Event, SensorLifecycleEvent, UnknownSchemaVersionError, decode_event
-from honeyscope.store.base import EventStore
+from honeyscope.store.base import EventStore, InvalidEventError
 
 log = logging.getLogger("honeyscope.collector")
 
@@ -208,6 +208,21 @@ class Collector:
                 return
             await self._settle(batch.deliveries, acknowledge=await self._commit(batch, stop))
 
+    async def _set_aside(self, batch: _Batch, event_ids: set[str], reason: str) -> None:
+        kept_events: list[Event] = []
+        kept: list[Delivery] = []
+        rejected: list[Delivery] = []
+        for delivery, event in zip(batch.deliveries, batch.events, strict=True):
+            if event.event.id in event_ids:
+                self.dead_letters.add(delivery, f"the store refuses it: {reason}")
+                rejected.append(delivery)
+            else:
+                kept.append(delivery)
+                kept_events.append(event)
+        self.stats.rejected += len(rejected)
+        batch.deliveries, batch.events = kept, kept_events
+        await self._settle(rejected, acknowledge=True)
+
     async def _settle(self, deliveries: list[Delivery], *, acknowledge: bool) -> None:
         try:
             if acknowledge:
@@ -228,6 +243,10 @@ class Collector:
         while True:
             try:
                 inserted = await asyncio.to_thread(self.store.write, batch.events)
+            except InvalidEventError as error:
+                # Events the store can never take (an id that is not a UUID): set them aside, write the rest.
+                await self._set_aside(batch, set(error.event_ids), str(error))
+                continue
             except Exception as error:  # any store failure: nothing of the batch was committed
                 self.stats.store_errors += 1
                 self.stats.last_error = f"store: {error}"

@@ -1,4 +1,5 @@
-"""Flatten typed events into the store's columns (one tuple per event), shared by both backends.
+"""Flatten typed events into the store's columns (one tuple per event): PostgreSQL's ingest path, and the
+reference DuckDB's in-database flattening (``duckdb_ingest``) is tested against.
 
 This loop runs for every stored event, so it is written for speed: plain attribute access, one
 function per event type, no per-field helper calls. NUL characters cannot live in PostgreSQL text, so
@@ -39,7 +40,7 @@ DETECTION_COLUMNS: Final = (
 _TEXT = pa.string()
 _TEXT_LIST = pa.list_(pa.string())
 
-#: Arrow types of the staged event columns (``id`` is text here; the database casts it to UUID).
+#: Arrow types of the flattened columns, as exported to Parquet (``id`` as text, ``day`` left out).
 EVENT_ARROW: Final = pa.schema([
     ("id", _TEXT), ("ts", pa.timestamp("us")), ("type", _TEXT), ("sensor", _TEXT), ("persona", _TEXT),
     ("source_ip", _TEXT), ("source_port", pa.int32()), ("destination_port", pa.int32()), ("country", _TEXT),
@@ -48,12 +49,6 @@ EVENT_ARROW: Final = pa.schema([
     ("stage", _TEXT), ("ja4", _TEXT), ("connection_id", _TEXT), ("session_id", _TEXT), ("severity", _TEXT),
     ("cves", _TEXT_LIST), ("doc", pa.binary()),
 ])
-DETECTION_ARROW: Final = pa.schema([
-    ("event_id", _TEXT), ("ts", pa.timestamp("us")), ("ordinal", pa.int32()), ("rule_id", _TEXT),
-    ("title", _TEXT), ("engine", _TEXT), ("severity", _TEXT), ("stage", _TEXT), ("cves", _TEXT_LIST),
-    ("techniques", _TEXT_LIST),
-])
-
 #: Arrow types of every ``events`` column, for ``EventStore.scan`` (``day`` included).
 TABLE_ARROW: Final = pa.schema([EVENT_ARROW.field("id"), EVENT_ARROW.field("ts"), ("day", pa.date32()),
                                 *[EVENT_ARROW.field(name) for name in EVENT_ARROW.names[2:]]])
@@ -68,7 +63,7 @@ def scan_schema(columns: Sequence[str]) -> pa.Schema:
     return pa.schema([TABLE_ARROW.field(name) for name in columns])
 
 
-#: Sigma levels, lowest first; a level we do not know ranks below all of them.
+#: Sigma levels, lowest first; a level not in this list is ignored when picking the highest.
 SEVERITY_ORDER: Final = ("informational", "low", "medium", "high", "critical")
 _RANK: Final = {level: rank for rank, level in enumerate(SEVERITY_ORDER, start=1)}
 
@@ -87,12 +82,6 @@ class StagedBatch:
     def __init__(self, events: list[Row], detections: list[Row]) -> None:
         self.events = events
         self.detections = detections
-
-    def event_table(self) -> pa.Table:
-        return rows_table(self.events, EVENT_ARROW)
-
-    def detection_table(self) -> pa.Table:
-        return rows_table(self.detections, DETECTION_ARROW)
 
 
 def stage(events: Sequence[Event]) -> StagedBatch:
@@ -209,15 +198,10 @@ def _detection_rows(event_id: str, ts: datetime, found: list[Detection], nul: bo
     return [_clean(row) for row in rows] if nul else rows
 
 
-def clean_text(value: str) -> str:
-    """The text as stored in a flattened column: NUL replaced by U+FFFD."""
-    return value.replace("\x00", NUL_REPLACEMENT)
-
-
 def _clean(row: Row) -> Row:
     return tuple(
-        clean_text(value) if isinstance(value, str)
-        else [clean_text(item) for item in value] if isinstance(value, list)
+        value.replace("\x00", NUL_REPLACEMENT) if isinstance(value, str)
+        else [item.replace("\x00", NUL_REPLACEMENT) for item in value] if isinstance(value, list)
         else value
         for value in row
     )

@@ -123,12 +123,16 @@ FROM (SELECT id, j, json_transform({_j('detections')}, '{_DETECTIONS_SHAPE}') AS
       FROM (SELECT id, json_extract_string(decode(doc), {_PATH_LIST}) AS j FROM hs_batch))
 """
 
-#: Staged columns joined back to their doc by id (a hash join of two batch-sized tables).
-INSERT_EVENTS: Final = (
-    f"INSERT OR IGNORE INTO events ({', '.join(TABLE_COLUMNS)}) "
+#: Staged columns joined back to their doc by id (a hash join of two batch-sized tables). The plain
+#: INSERT fails on a stored id; it costs half of ``INSERT OR IGNORE`` (which DuckDB plans as a MERGE with a
+#: grouping of the batch), so it is tried first and the second is the fallback for redeliveries.
+_SELECT_STAGED: Final = (
+    f"({', '.join(TABLE_COLUMNS)}) "
     f"SELECT {', '.join('b.doc' if name == 'doc' else 's.' + name for name in TABLE_COLUMNS)} "
     "FROM hs_staged s JOIN hs_batch b ON s.id = CAST(b.id AS UUID)"
 )
+INSERT_NEW: Final = f"INSERT INTO events {_SELECT_STAGED}"
+INSERT_IF_NEW: Final = f"INSERT OR IGNORE INTO events {_SELECT_STAGED}"
 
 #: Restricts the roll-up and detections to the events found new when a batch partly overlapped.
 _NEW_ONLY: Final = "id IN (SELECT CAST(id AS UUID) FROM hs_new_ids)"

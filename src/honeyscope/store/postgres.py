@@ -64,10 +64,13 @@ _EVENT_TYPES: Final = (
 )
 _DETECTION_TYPES: Final = ("text", "timestamptz", "int4", "text", "text", "text", "text", "text", "text[]", "text[]")
 
+#: Staging tables keep rows up to 8 KB inline and never compress: TOAST's compression attempt on each
+#: ~2 KB doc was most of the server's COPY cost.
 _STAGING: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS hs_stage_events ("
     + ", ".join(f"{name} {kind}" for name, kind in zip(EVENT_COLUMNS, _EVENT_TYPES, strict=True))
-    + ") ON COMMIT DELETE ROWS",
+    + ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS",
+    "ALTER TABLE hs_stage_events ALTER COLUMN doc SET STORAGE EXTERNAL",
     "CREATE TEMP TABLE IF NOT EXISTS hs_stage_detections ("
     + ", ".join(f"{name} {kind}" for name, kind in zip(DETECTION_COLUMNS, _DETECTION_TYPES, strict=True))
     + ") ON COMMIT DELETE ROWS",
@@ -129,6 +132,9 @@ class PostgresStore:
                                         "server runs and [store] dsn is right") from None
         try:
             conn.execute("SET TimeZone = 'UTC'")
+            # A 5,000-event batch is ~12 MB of staged rows: more than the default 8 MB of temp buffers,
+            # which made every COPY spill to disk. Only settable before the session's first temp table.
+            conn.execute("SET temp_buffers = '64MB'")
             for statement in _STAGING:
                 conn.execute(statement)
         except psycopg.Error as error:
@@ -153,7 +159,7 @@ class PostgresStore:
                 conn.close()
                 self._conn = None
                 raise StoreUnavailableError(f"{self.where} is unavailable: {_first_line(error)} — nothing of "
-                                            "this call was committed; it is retried once the server answers") from None
+                                            "this call was committed; the next call reconnects") from None
 
     # -- schema -------------------------------------------------------------------------------------
 

@@ -58,13 +58,14 @@ _DETECTION_COLUMNS = """
     techniques {text}[] NOT NULL
 """
 
+#: Keyed dimension first: every read selects one dimension over a range of days.
 _ROLLUP_COLUMNS = """
+    dimension {text} NOT NULL,
     day DATE NOT NULL,
     type {text} NOT NULL,
-    dimension {text} NOT NULL,
     key {text} NOT NULL,
     events BIGINT NOT NULL,
-    PRIMARY KEY (day, type, dimension, key)
+    PRIMARY KEY (dimension, day, type, key)
 """
 
 

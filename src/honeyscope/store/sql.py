@@ -31,11 +31,11 @@ def rollup_upsert(source: str) -> str:
     ``daily_rollup``. Keys are upserted in sorted order so that concurrent PostgreSQL writers lock
     roll-up rows in the same order and cannot deadlock."""
     return f"""
-INSERT INTO daily_rollup (day, type, dimension, key, events)
-SELECT day, type, dimension, key, count(*) FROM ({_KEYED.format(src=source)}) AS keyed
-GROUP BY day, type, dimension, key
-ORDER BY day, type, dimension, key
-ON CONFLICT (day, type, dimension, key) DO UPDATE SET events = daily_rollup.events + excluded.events
+INSERT INTO daily_rollup (dimension, day, type, key, events)
+SELECT dimension, day, type, key, count(*) FROM ({_KEYED.format(src=source)}) AS keyed
+GROUP BY dimension, day, type, key
+ORDER BY dimension, day, type, key
+ON CONFLICT (dimension, day, type, key) DO UPDATE SET events = daily_rollup.events + excluded.events
 """
 
 

@@ -7,10 +7,14 @@ to run as root, so as root the server runs as the system user ``embedded_postgre
 
     with PostgresServer() as server:
         dsn = server.create_database("t1")   # postgresql://postgres@127.0.0.1:<port>/t1
+
+The data directory lives in a new temporary directory (``parent`` or the system's); ``cleanup()`` (or
+leaving the ``with`` block) stops the server and removes it, as does interpreter exit at the latest.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -80,6 +84,9 @@ class PostgresServer:
         self.data = self.root / "data"
         self.log_path = self.root / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # The data directory is throw-away: removed by cleanup(), and at interpreter exit at the latest
+        # (callers that only stop() the server would otherwise leave it in the temp directory).
+        atexit.register(self.cleanup)
         if self.user is not None:
             _grant(self.root, self.user)
 
@@ -164,9 +171,10 @@ class PostgresServer:
         self.start()
 
     def cleanup(self) -> None:
-        """Stop the server and delete its data directory."""
+        """Stop the server and delete its data directory (safe to call more than once)."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        atexit.unregister(self.cleanup)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
