@@ -12,6 +12,7 @@ from honeyscope.cli import (
     attribute,
     collect,
     docs,
+    evaluate,
     export,
     hunt,
     personas,
@@ -20,6 +21,7 @@ from honeyscope.cli import (
     sensor,
     sessions,
     ship,
+    simulate,
     spool,
     status,
     trends,
@@ -29,7 +31,7 @@ from honeyscope.cli import (
 from honeyscope.config import ConfigError
 
 _COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, sessions,
-             attribute, web)
+             attribute, web, simulate, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
