@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from honeyscope import __version__
-from honeyscope.cli import (
-    attribute,
-    collect,
-    docs,
-    evaluate,
-    export,
-    hunt,
-    personas,
-    replay,
-    rules,
-    sensor,
-    sessions,
-    ship,
-    simulate,
-    spool,
-    status,
-    trends,
-    up,
-    web,
-)
 from honeyscope.config import ConfigError
 
-_COMMANDS = (up, status, sensor, ship, collect, replay, spool, export, hunt, rules, personas, docs, trends, sessions,
-             attribute, web, simulate, evaluate)
+#: Every command and its module, in the order ``--help`` lists them. Modules are imported only when their
+#: command runs (or for ``--help``): the collector side pulls in pyarrow, DuckDB, statsmodels and more, and
+#: the decoy sensor must not pay ~100 MB and a second of start-up for libraries it never uses.
+_COMMANDS: dict[str, str] = {
+    name: f"honeyscope.cli.{name}"
+    for name in ("up", "status", "sensor", "ship", "collect", "replay", "spool", "export", "hunt", "rules",
+                 "personas", "docs", "trends", "sessions", "attribute", "web", "simulate", "evaluate")
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: Sequence[str] | None) -> str | None:
+    """The command named on the command line, if it is one we know (top-level options take no values)."""
+    for argument in sys.argv[1:] if argv is None else argv:
+        if not argument.startswith("-"):
+            return argument if argument in _COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command it names is loaded (all of them otherwise)."""
     parser = argparse.ArgumentParser(
         prog="honeyscope",
         description="Honeypot observatory: run decoys that record every attack in full, and inspect what "
@@ -44,14 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"honeyscope {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in _COMMANDS:
-        command.register(subparsers)
+    chosen = _chosen_command(argv) if argv is not None else None
+    for name, module in _COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(module).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
