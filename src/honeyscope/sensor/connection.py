@@ -26,10 +26,17 @@ from honeyscope.events.schema import (
     HsTlsHandshake,
     TlsHandshakeEvent,
 )
-from honeyscope.sensor.http.parser import LIMIT_ERRORS, ErrorKind, HttpParser, ParseLimits, RawRequest
-from honeyscope.sensor.http.response import HttpDate, Response, serialize_response
+from honeyscope.sensor.http.parser import (
+    LIMIT_ERRORS,
+    ErrorKind,
+    HeadMemo,
+    HttpParser,
+    ParseLimits,
+    RawRequest,
+)
+from honeyscope.sensor.http.response import HttpDate, Response, serialize_head
 from honeyscope.sensor.personas.base import Artifact, AttackerStates, Persona, PersonaRequest, Reply
-from honeyscope.sensor.recording import ConnectionFacts, Exchange, TlsFacts, request_event
+from honeyscope.sensor.recording import ConnectionFacts, Exchange, TlsFacts, encode_request_event
 
 if TYPE_CHECKING:
     from honeyscope.clock import Clock
@@ -60,6 +67,40 @@ class ListenerContext:
     tls_factory: Callable[[], TlsServerSession] | None = None
     date: HttpDate = field(default_factory=HttpDate)
     scheme: str = "http"
+    #: Heads parsed before, shared by this listener's connections (see ``HeadMemo``).
+    head_memo: HeadMemo = field(init=False)
+    turn: TurnClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.head_memo = HeadMemo(self.parse_limits)
+        self.turn = TurnClock(self.clock, self.date, self.commit)
+
+
+class TurnClock:
+    """The time, and the ``Date`` header text, of the event-loop turn now running.
+
+    Read once per turn rather than once per request: the requests answered in one turn arrived in the
+    same batch of reads, and reading and converting the clock was a measurable share of a request's
+    cost. The turn ends with the group commit's flush, which makes the next reading fresh.
+    """
+
+    __slots__ = ("_clock", "_commit", "_date", "_moment")
+
+    def __init__(self, clock: Clock, date: HttpDate, commit: GroupCommit) -> None:
+        self._clock = clock
+        self._date = date
+        self._commit = commit
+        self._moment: tuple[datetime, str] | None = None
+
+    def now(self) -> tuple[datetime, str]:
+        """(UTC time, HTTP date) of this turn."""
+        if self._moment is None:
+            self._moment = (self._clock.now(), self._date.now())
+            self._commit.submit([], self._forget)
+        return self._moment
+
+    def _forget(self) -> None:
+        self._moment = None
 
 
 class HttpConnection(asyncio.Protocol):
@@ -68,7 +109,7 @@ class HttpConnection(asyncio.Protocol):
     def __init__(self, context: ListenerContext) -> None:
         self.ctx = context
         self.transport: asyncio.Transport | None = None
-        self.parser = HttpParser(context.parse_limits)
+        self.parser = HttpParser(context.parse_limits, context.head_memo)
         self.tls: TlsServerSession | None = None
         self.facts: ConnectionFacts | None = None
         self.requests_served = 0
@@ -222,7 +263,7 @@ class HttpConnection(asyncio.Protocol):
                 received_at=self.ctx.clock.now(), read_us=0, handle_us=0, duration_ns=0, artifacts=[],
                 forwarded_for=None, source=self._facts().source,
             )
-            payloads.append(encode_event(request_event(self._facts(), exchange)))
+            payloads.append(encode_request_event(self._facts(), exchange))
         self.ctx.spool.append(payloads)
 
     def _send(self, data: bytes) -> None:
@@ -237,39 +278,46 @@ class HttpConnection(asyncio.Protocol):
 
     def _serve(self, requests: list[RawRequest]) -> None:
         """Answer a batch of pipelined requests: record all, then send all."""
+        ctx = self.ctx
+        facts = self._facts()
+        max_requests = ctx.limits.max_requests_per_connection
+        received_at, date = ctx.turn.now()
+        read_us = (time.perf_counter_ns() - self._first_byte_ns) // 1000
         payloads: list[bytes] = []
         wire: list[bytes] = []
         close = False
-        read_us = int((time.perf_counter_ns() - self._first_byte_ns) / 1000)
         for raw in requests:
             self.requests_served += 1
-            response, exchange = self._answer(raw, read_us)
-            payloads.append(encode_event(request_event(self._facts(), exchange)))
-            over_limit = self.requests_served >= self.ctx.limits.max_requests_per_connection
+            response, exchange = self._answer(raw, read_us, received_at)
+            payloads.append(encode_request_event(facts, exchange))
+            over_limit = self.requests_served >= max_requests
             if over_limit:
-                self.ctx.recorder.hit("max_requests_per_connection", self.ctx.limits.max_requests_per_connection,
-                                      self.requests_served, facts=self.facts)
+                ctx.recorder.hit("max_requests_per_connection", max_requests, self.requests_served, facts=facts)
             close = response.close or not raw.keep_alive or over_limit
-            if close:
+            if close and not response.close:
                 response = replace(response, close=True)  # never mutate: personas may share responses
-            wire.append(serialize_response(response, self.ctx.date.now()))
+            wire.append(serialize_head(response, date))
+            if response.body and not (response.omit_body or raw.method == "HEAD"):
+                wire.append(response.body)  # HEAD: the GET's headers (Content-Length too), no body
             if close:
                 break
         self._first_byte_ns = time.perf_counter_ns() if self.parser.in_progress else 0
         if close:
             self.closing = True  # read nothing more; the response still goes out in _deliver
-        self.ctx.commit.submit(payloads, lambda: self._deliver(b"".join(wire), close))
+        ctx.commit.submit(payloads, lambda: self._deliver(wire, close))
 
-    def _deliver(self, wire: bytes, close: bool) -> None:
+    def _deliver(self, wire: list[bytes], close: bool) -> None:
         """Runs once this batch's events are in the spool: send the responses."""
         if self.transport is None or self.transport.is_closing():
             return
-        self._send(wire)
+        if self.tls is None:
+            self.transport.writelines(wire)  # no copy of the bodies into one buffer first
+        else:
+            self._send(b"".join(wire))
         if close:
             self._close_transport()
 
-    def _answer(self, raw: RawRequest, read_us: int) -> tuple[Response, Exchange]:
-        received_at = self.ctx.clock.now()
+    def _answer(self, raw: RawRequest, read_us: int, received_at: datetime) -> tuple[Response, Exchange]:
         started = time.perf_counter_ns()
         source, forwarded_for = self._effective_source(raw)
         reply: Reply | None = None
@@ -279,28 +327,31 @@ class HttpConnection(asyncio.Protocol):
                                       None, facts=self.facts)
             response = self.ctx.persona.reject(raw)
         else:
-            reply = self._handle(raw, source)
-            response = reply.response if reply is not None else self.ctx.persona.internal_error()
+            reused = self._reuse(raw, source)
+            if reused is not None:
+                reply, response = reused
+            else:
+                reply = self._handle(raw, source, received_at)
+                self._remember(raw, source, reply)
+                response = reply.response if reply is not None else self.ctx.persona.internal_error()
         handled = time.perf_counter_ns()
-        artifacts = self._store_artifacts(reply.artifacts) if reply is not None else []
+        artifacts = self._store_artifacts(reply.artifacts) if reply is not None and reply.artifacts else []
         exchange = Exchange(
             raw=raw, response=response, reply=reply, request_index=self.requests_served,
             received_at=received_at, read_us=read_us, handle_us=(handled - started) // 1000,
             duration_ns=handled - (self._first_byte_ns or started), artifacts=artifacts,
             forwarded_for=forwarded_for, source=source,
         )
-        if raw.method == "HEAD":
-            response = replace(response, omit_body=True)
         return response, exchange
 
-    def _handle(self, raw: RawRequest, source: Endpoint) -> Reply | None:
+    def _handle(self, raw: RawRequest, source: Endpoint, now: datetime) -> Reply | None:
         facts = self._facts()
         path, _, query = raw.target.partition("?")
         request = PersonaRequest(
             method=raw.method, target=raw.target, path=path, query=query, version=raw.version,
             headers=raw.headers, body=raw.body, body_length=raw.body_length, scheme=self.ctx.scheme,
             source_ip=source.ip, source_port=source.port, local_ip=facts.destination.ip,
-            local_port=facts.destination.port, now=self.ctx.clock.now(),
+            local_port=facts.destination.port, now=now,
             state=self.ctx.states.for_source(source.ip), connection_state=self.connection_state,
             server_name=facts.tls.server_name if facts.tls else None,
         )
@@ -310,6 +361,37 @@ class HttpConnection(asyncio.Protocol):
             # A persona bug must never show a traceback to an attacker: answer as IIS's 500 and record.
             log.exception("persona %s failed on %s %r", facts.persona, raw.method, raw.target[:200])
             return None
+
+    # Scanners repeat identical requests. A reply the persona marked reusable is kept with the parsed head
+    # (``RawRequest.derived``) and given again, renewed, to the same request on this listener from any
+    # source the persona holds no state for — skipping the persona's walk through its exploit-chain
+    # handlers and routes, which was the largest cost of such a request.
+
+    def _reuse_key(self) -> tuple[object, ...]:
+        facts = self._facts()
+        return (_REUSE, facts.destination.ip, facts.destination.port, facts.tls.server_name if facts.tls else None)
+
+    def _reuse(self, raw: RawRequest, source: Endpoint) -> tuple[Reply, Response] | None:
+        """The reply kept for this request's head (shared: read, never changed) and its response renewed,
+        if it may be reused here."""
+        derived = raw.derived
+        if derived is None or self.connection_state or self.ctx.states.holds(source.ip):
+            return None
+        known = derived.get(self._reuse_key())
+        if not isinstance(known, Reply):
+            return None
+        response = known.response.renewed()
+        return (known, response) if response is not None else None
+
+    def _remember(self, raw: RawRequest, source: Endpoint, reply: Reply | None) -> None:
+        """Keep a reusable reply with its head, if nothing about this request was stateful."""
+        derived = raw.derived
+        if derived is None or reply is None or not reply.reusable or reply.artifacts \
+                or self.connection_state or self.ctx.states.holds(source.ip) or len(derived) >= _REUSE_LIMIT:
+            return
+        kept = reply.renewed()
+        if kept is not None:
+            derived[self._reuse_key()] = kept
 
     def _store_artifacts(self, artifacts: list[Artifact]) -> list[ArtifactRef]:
         refs = []
@@ -351,7 +433,7 @@ class HttpConnection(asyncio.Protocol):
             received_at=self.ctx.clock.now(), read_us=0, handle_us=0, duration_ns=0, artifacts=[],
             forwarded_for=None, source=self.facts.source,
         )
-        self.ctx.spool.append([encode_event(request_event(self.facts, exchange))])
+        self.ctx.spool.append([encode_request_event(self.facts, exchange)])
 
     def _facts(self) -> ConnectionFacts:
         assert self.facts is not None
@@ -384,6 +466,11 @@ class HttpConnection(asyncio.Protocol):
         self.ctx.connections.discard(self)
         if self.transport is not None:
             self.transport.abort()
+
+
+_REUSE = "connection.reply"
+#: Replies kept per head: one per local address and TLS server name, which clients choose (bounded).
+_REUSE_LIMIT = 8
 
 
 def _handshake_meta(now: datetime) -> EventMeta:

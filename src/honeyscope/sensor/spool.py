@@ -93,7 +93,11 @@ class SpoolWriter:
         """Write a batch of event payloads; True once the OS has them, False if they were dropped."""
         if not payloads:
             return True
-        data = b"".join(frame(payload) for payload in payloads)
+        # The same bytes as joining frame(payload) for each, without copying every payload twice.
+        parts: list[bytes] = []
+        for payload in payloads:
+            parts += (b"%08x " % zlib.crc32(payload), payload, b"\n")
+        data = b"".join(parts)
         try:
             if self._size >= self.segment_bytes:
                 self._rotate()

@@ -18,7 +18,17 @@ class Headers:
         self.items: list[tuple[str, str]] = list(items)
         self._index: dict[str, list[str]] | None = None
 
-    def _lookup(self) -> dict[str, list[str]]:
+    @classmethod
+    def indexed(cls, items: list[tuple[str, str]], index: dict[str, list[str]]) -> Headers:
+        """Headers whose lower-cased index the caller built already (the parser does it in the pass that
+        splits the lines); ``items`` is taken over, not copied."""
+        headers = cls.__new__(cls)
+        headers.items = items
+        headers._index = index
+        return headers
+
+    def index(self) -> dict[str, list[str]]:
+        """Lower-cased name → values in arrival order (built once, on first use). Do not modify."""
         if self._index is None:
             index: dict[str, list[str]] = {}
             for name, value in self.items:
@@ -28,15 +38,15 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (case-insensitive), or ``default``."""
-        values = self._lookup().get(name.lower())
+        values = self.index().get(name.lower())
         return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in arrival order."""
-        return list(self._lookup().get(name.lower(), ()))
+        return list(self.index().get(name.lower(), ()))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lookup()
+        return isinstance(name, str) and name.lower() in self.index()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.items)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -31,6 +32,14 @@ _DIGITS: Final = re.compile(rb"[0-9]{1,18}\Z")
 # that names the exact problem. (Per-line regex calls were the parser's main cost.)
 _CLEAN_BLOCK: Final = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r?\n)*\r?\n?\Z")
 _HTTP2_PREFACE: Final = b"PRI * HTTP/2.0"
+# The commonest head in one match: a token method, a target without controls or spaces, HTTP/1.x and
+# well-formed header lines. Only heads that fail it take the step-by-step path that names the exact
+# problem; so it may accept only heads that path accepts too, and must yield the same request.
+_WHOLE_HEAD: Final = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) (HTTP/1\.[0-9])\r?\n"
+    rb"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r?\n)*)\r?\n\Z"
+)
+_CTL_IN_HOST: Final = re.compile(r"[\x00-\x20\x7f]")
 
 
 class ParseLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -93,13 +102,19 @@ class RawRequest:
     chunked: bool = False
     error: str | None = None
     error_detail: str = ""
+    #: For consumers to keep values computed from ``head`` alone: one dict shared by every request with
+    #: the same head bytes (see ``HeadMemo``); None when the request is not shared.
+    derived: dict[Hashable, Any] | None = None
 
     @property
     def keep_alive(self) -> bool:
         """Whether the client asked to keep the connection open after this request."""
         if self.error is not None:
             return False
-        tokens = ",".join(self.headers.get_all("connection")).lower()
+        values = self.headers.index().get("connection")
+        if not values:  # the common case, answered without building a string
+            return self.version != "HTTP/1.0"
+        tokens = ",".join(values).lower()
         if self.version == "HTTP/1.0":
             return "keep-alive" in tokens
         return "close" not in tokens
@@ -137,11 +152,72 @@ class _BodyReader:
 _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 
 
-class HttpParser:
-    """Incremental request parser for one connection (pipelining supported)."""
+class _Parsed:
+    """What the fast path made of one head."""
 
-    def __init__(self, limits: ParseLimits | None = None) -> None:
+    __slots__ = ("derived", "index", "items", "method", "target", "version")
+
+    def __init__(self, request: RawRequest) -> None:
+        self.method = request.method
+        self.target = request.target
+        self.version = request.version
+        self.items = tuple(request.headers.items)
+        self.index = request.headers.index()
+        self.derived: dict[Hashable, Any] = {}
+
+    def request(self, head: bytes) -> RawRequest:
+        return RawRequest(head=head, method=self.method, target=self.target, version=self.version,
+                          headers=Headers.indexed(list(self.items), self.index), body_sha256=_EMPTY_SHA256,
+                          derived=self.derived)
+
+
+class HeadMemo:
+    """Clean heads already parsed, shared by the parsers of one listener.
+
+    Scanners and clients send the same head bytes over and over, and parsing a head was a quarter of the
+    cost of a request. Only heads of the fast path (well-formed, no body) up to ``max_head_bytes`` are
+    kept, at most ``max_heads`` of them, the oldest forgotten first: hostile variety costs a bounded
+    amount of memory (about 3 × 256 × 2 KiB) and otherwise only the misses.
+    """
+
+    def __init__(self, limits: ParseLimits, *, max_heads: int = 256, max_head_bytes: int = 2048) -> None:
+        self.limits = limits
+        self.max_heads = max_heads
+        self.max_head_bytes = max_head_bytes
+        self._heads: dict[bytes, _Parsed] = {}
+
+    def get(self, head: bytes) -> RawRequest | None:
+        """A new request for ``head`` if it was parsed before."""
+        parsed = self._heads.get(head)
+        return parsed.request(head) if parsed is not None else None
+
+    def put(self, request: RawRequest) -> None:
+        """Remember a request the fast path parsed (it then shares ``derived`` with later ones)."""
+        if len(request.head) > self.max_head_bytes:
+            return
+        heads = self._heads
+        if len(heads) >= self.max_heads:
+            del heads[next(iter(heads))]
+        parsed = _Parsed(request)
+        heads[request.head] = parsed
+        request.derived = parsed.derived
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+
+class HttpParser:
+    """Incremental request parser for one connection (pipelining supported).
+
+    ``memo`` (shared by the parsers of one listener, made with the same ``limits``) skips parsing heads
+    seen before.
+    """
+
+    def __init__(self, limits: ParseLimits | None = None, memo: HeadMemo | None = None) -> None:
         self.limits = limits or ParseLimits()
+        if memo is not None and memo.limits != self.limits:
+            raise ValueError("a HeadMemo must be made with the parser's own limits")
+        self._memo = memo
         self._buffer = bytearray()
         self._scan_from = 0
         self._current: RawRequest | None = None
@@ -270,6 +346,9 @@ class HttpParser:
             request.version = parts[2][:64].decode("latin-1")
 
     def _parse_head(self, head: bytes) -> RawRequest | None:
+        request = self._parse_whole_head(head)
+        if request is not None:
+            return request
         request = RawRequest(head=head, body_sha256=_EMPTY_SHA256)
         line_end = head.find(b"\n")
         request_line = head[:line_end].rstrip(b"\r")
@@ -284,6 +363,39 @@ class HttpParser:
         if failure is not None:
             return self._die(request, *failure)
         return self._start_body(request)
+
+    def _parse_whole_head(self, head: bytes) -> RawRequest | None:
+        """The fast path (about a third of the cost of the general one): a clean head of a request
+        without a body. None sends the head down the general path, which gives the same result for
+        anything this accepts and handles everything else (bodies, odd framing, errors)."""
+        memo = self._memo
+        if memo is not None:
+            known = memo.get(head)
+            if known is not None:
+                return known
+        match = _WHOLE_HEAD.match(head)
+        if match is None:
+            return None
+        method, target, version, block = match.group(1, 2, 3, 4)
+        limits = self.limits
+        if match.end(3) > limits.max_request_line_bytes or not _target_form_ok(target, method):
+            return None
+        if block.count(b"\n") > limits.max_header_count:
+            return None
+        headers = _clean_headers(block.decode("latin-1"))
+        index = headers.index()
+        if "content-length" in index or "transfer-encoding" in index:
+            return None
+        version_text = version.decode("latin-1")
+        if version_text == "HTTP/1.1":
+            hosts = index.get("host")
+            if hosts is None or len(hosts) != 1 or _CTL_IN_HOST.search(hosts[0]):
+                return None
+        request = RawRequest(head=head, method=method.decode("latin-1"), target=target.decode("latin-1"),
+                             version=version_text, headers=headers, body_sha256=_EMPTY_SHA256)
+        if memo is not None:
+            memo.put(request)
+        return request
 
     def _parse_request_line(self, request: RawRequest, line: bytes) -> tuple[str, str] | None:
         if len(line) > self.limits.max_request_line_bytes:
@@ -433,13 +545,27 @@ class HttpParser:
 
 def _parse_clean_headers(request: RawRequest, block: bytes) -> tuple[str, str] | None:
     """Split a header block already known to be well-formed (see ``_CLEAN_BLOCK``)."""
-    items = []
-    for line in block.decode("latin-1").split("\n"):
+    request.headers = _clean_headers(block.decode("latin-1"))
+    return _check_framing_headers(request)
+
+
+def _clean_headers(block: str) -> Headers:
+    """Headers of a block known to be well-formed, with their case-insensitive index built in the same
+    pass (every request needs it: framing checks and the persona look headers up by name)."""
+    items: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    for line in block.split("\n"):
         name, colon, value = line.partition(":")
         if colon:
-            items.append((name, value.strip(" \t\r")))
-    request.headers = Headers(items)
-    return _check_framing_headers(request)
+            value = value.strip(" \t\r")
+            items.append((name, value))
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
+    return Headers.indexed(items, index)
 
 
 def _target_form_ok(target: bytes, method: bytes) -> bool:

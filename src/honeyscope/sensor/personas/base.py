@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import msgspec
 
@@ -71,7 +71,11 @@ class PersonaRequest:
     #: State of this connection only (NTLM handshakes are per connection).
     connection_state: dict[str, Any] = field(default_factory=dict)
     server_name: str | None = None
+    # Derived values, computed on first use: the chain handlers and routes each look at them, and one
+    # request passes through all of them.
     _cookies: dict[str, str] | None = None
+    _decoded_path: str | None = None
+    _query_params: list[tuple[str, str]] | None = None
 
     @property
     def host(self) -> str:
@@ -85,9 +89,20 @@ class PersonaRequest:
             self._cookies = _parse_cookies(self.headers.get_all("cookie"))
         return self._cookies
 
+    @property
+    def decoded_path(self) -> str:
+        """The path percent-decoded (UTF-8, undecodable bytes replaced), as ``urllib.parse.unquote``."""
+        if self._decoded_path is None:
+            self._decoded_path = unquote(self.path)
+        return self._decoded_path
+
     def query_params(self) -> list[tuple[str, str]]:
         """Query parameters, percent-decoded, in order, blanks kept."""
-        return parse_qsl(self.query, keep_blank_values=True, encoding="latin-1")
+        if self._query_params is None:
+            self._query_params = (
+                parse_qsl(self.query, keep_blank_values=True, encoding="latin-1") if self.query else []
+            )
+        return list(self._query_params)
 
     def form(self) -> dict[str, str]:
         """An urlencoded body's fields (first value wins); empty for other content types."""
@@ -116,6 +131,20 @@ class Reply:
     #: Out-of-band hosts or URLs the request asked the server to contact. Recorded, never contacted.
     callbacks: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: The answer depends on the request's head alone (no state, time, body or randomness, save header
+    #: values stamped from a ``HeaderTemplate``): the sensor may answer an identical request from a
+    #: source the persona holds no state for with ``renewed()``, without asking the persona again.
+    reusable: bool = False
+
+    def renewed(self) -> Reply | None:
+        """A copy for an identical request: its own lists, per-response header values made afresh.
+        None if the response cannot be renewed (see ``Response.renewed``)."""
+        response = self.response.renewed()
+        if response is None:
+            return None
+        return Reply(response, route=self.route, stage=self.stage, credentials=list(self.credentials),
+                     artifacts=list(self.artifacts), callbacks=list(self.callbacks), tags=list(self.tags),
+                     reusable=True)
 
 
 class Persona(Protocol):
@@ -159,6 +188,10 @@ class AttackerStates:
         else:
             self._states.move_to_end(source_ip)
         return state
+
+    def holds(self, source_ip: str) -> bool:
+        """Whether any state is kept for ``source_ip`` (without making it the most recently seen)."""
+        return bool(self._states.get(source_ip))
 
     def __len__(self) -> int:
         return len(self._states)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from honeyscope.sensor.personas.exchange.settings import ExchangeSettings
 
@@ -165,3 +167,10 @@ class ExchangeIdentity:
     @cached_property
     def mailbox_guid(self) -> str:
         return self.stable_guid("mailbox")
+
+    # -- memo -------------------------------------------------------------------------------------
+
+    @cached_property
+    def header_memo(self) -> dict[Hashable, Any]:
+        """Response header sets derived from this identity, memoised by ``headers.exchange_headers``."""
+        return {}

@@ -4,7 +4,6 @@ reaches the back-end PowerShell vdir (exchange-facts.md B.7)."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
 from honeyscope.sensor.personas.base import PersonaRequest, Reply
 from honeyscope.sensor.personas.exchange.chains import wsman
@@ -17,7 +16,7 @@ _PATH = re.compile(r"^/owa/[^/]+@[^/]+/powershell/?$", re.IGNORECASE)
 
 def handle(request: PersonaRequest, identity: ExchangeIdentity) -> Reply | None:
     """Claim authenticated WS-Man posts to ``/owa/<address>/powershell``."""
-    if request.method != "POST" or not _PATH.match(unquote(request.path)):
+    if request.method != "POST" or not _PATH.match(request.decoded_path):
         return None
     auth = authenticate(request)
     if auth is None or not (auth.authenticated or "cadata" in request.cookies):

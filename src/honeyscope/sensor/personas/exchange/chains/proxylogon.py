@@ -19,7 +19,7 @@ from honeyscope.sensor.personas.exchange.chains._common import (
     is_own_name,
     make_reply,
 )
-from honeyscope.sensor.personas.exchange.chains.ssrf import BackendTarget, backend_cookie
+from honeyscope.sensor.personas.exchange.chains.ssrf import BackendTarget, backend_cookie, is_static_resource
 from honeyscope.sensor.personas.exchange.headers import exchange_headers
 from honeyscope.sensor.personas.exchange.identity import ExchangeIdentity
 
@@ -28,6 +28,8 @@ _CVE = "CVE-2021-26855"
 
 def handle(request: PersonaRequest, identity: ExchangeIdentity) -> Reply | None:
     """Claim requests whose routing cookie the front end would follow."""
+    if not is_static_resource(request.path):  # checked first: parsing cookies costs more
+        return None
     target = backend_cookie(request.cookies, request.path)
     if target is None:
         return None

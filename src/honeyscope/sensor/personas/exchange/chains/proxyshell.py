@@ -17,7 +17,11 @@ from honeyscope.sensor.http.response import Response
 from honeyscope.sensor.personas.base import PersonaRequest, Reply
 from honeyscope.sensor.personas.exchange.chains import autodiscover_ssrf, ews, mapi, wsman
 from honeyscope.sensor.personas.exchange.chains._common import body_text, make_reply
-from honeyscope.sensor.personas.exchange.chains.ssrf import ExplicitLogonSsrf, explicit_logon_ssrf
+from honeyscope.sensor.personas.exchange.chains.ssrf import (
+    ExplicitLogonSsrf,
+    explicit_logon_ssrf,
+    might_be_explicit_logon,
+)
 from honeyscope.sensor.personas.exchange.headers import exchange_headers
 from honeyscope.sensor.personas.exchange.identity import ExchangeIdentity
 
@@ -35,6 +39,8 @@ def handle(request: PersonaRequest, identity: ExchangeIdentity) -> Reply | None:
 
 def parse(request: PersonaRequest) -> ExplicitLogonSsrf | None:
     """The explicit-logon SSRF of this request, if any."""
+    if not might_be_explicit_logon(request.decoded_path):  # the common case, before any parsing
+        return None
     charset = request.headers.get("X-Up-Devcap-Post-Charset")
     return explicit_logon_ssrf(request.path, request.query, request.cookies, charset)
 

@@ -5,7 +5,6 @@ with ObjectNotFoundException on ECP's 403 error page, which is what nuclei check
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
 from honeyscope.sensor.http.response import Response
 from honeyscope.sensor.personas.base import Artifact, PersonaRequest, Reply
@@ -20,7 +19,7 @@ _NOT_FOUND = "Microsoft.Exchange.Data.Storage.ObjectNotFoundException"
 
 def handle(request: PersonaRequest, identity: ExchangeIdentity) -> Reply | None:
     """Claim ``/ecp/<mailbox>/...`` requests that carry a ``SecurityToken`` cookie."""
-    match = _PATH.match(unquote(request.path))
+    match = _PATH.match(request.decoded_path)
     if match is None or "SecurityToken" not in request.cookies:
         return None
     mailbox, rest = match.groups()

@@ -127,12 +127,17 @@ def decode_query(query: str, charset_header: str | None) -> tuple[str, bool]:
     return query, False
 
 
+def might_be_explicit_logon(decoded_path: str) -> bool:
+    """Whether a (percent-decoded) path is an ``autodiscover.json`` URL under ``/autodiscover/``."""
+    lowered_path = decoded_path.lower()
+    return lowered_path.startswith("/autodiscover/") and "autodiscover.json" in lowered_path
+
+
 def explicit_logon_ssrf(
     path: str, query: str, cookies: dict[str, str], charset_header: str | None = None
 ) -> ExplicitLogonSsrf | None:
     """The back-end path an ``autodiscover.json`` request reaches (None if it is not the SSRF form)."""
-    lowered_path = unquote(path).lower()
-    if not lowered_path.startswith("/autodiscover/") or "autodiscover.json" not in lowered_path:
+    if not might_be_explicit_logon(unquote(path)):
         return None
     text_query, ebcdic = decode_query(query, charset_header)
     email = _explicit_logon_address(text_query, cookies)

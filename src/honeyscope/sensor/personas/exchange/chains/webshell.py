@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
-from urllib.parse import unquote
 
 from honeyscope.sensor.http.response import Response
 from honeyscope.sensor.personas.base import Artifact, PersonaRequest, Reply
@@ -102,7 +101,7 @@ def handle(request: PersonaRequest, identity: ExchangeIdentity) -> Reply | None:
     shells = request.state.get(STATE_KEY)
     if not shells:
         return None
-    shell = shells.get(unquote(request.path).lower())
+    shell = shells.get(request.decoded_path.lower())
     if shell is None:
         return None
     codes = _code_values(request)

@@ -74,11 +74,14 @@ _VDIR_HANDLERS: Final[dict[str, Handler]] = {
 def route(request: PersonaRequest, identity: ExchangeIdentity) -> Reply:
     """Answer a request no exploit-chain handler claimed."""
     path = normalized_path(request)
-    basic = _basic_credential(request)
-    reply = _ntlm(request, identity, path) or _basic(request, identity, path, basic) \
-        or _dispatch(request, identity, path)
-    if basic is not None and basic not in reply.credentials:
-        reply.credentials.append(basic)  # sent to an anonymous or FBA URL: recorded, then ignored
+    if "authorization" not in request.headers:  # most requests: nothing to challenge, refuse or record
+        reply = _dispatch(request, identity, path)
+    else:
+        basic = _basic_credential(request)
+        reply = _ntlm(request, identity, path) or _basic(request, identity, path, basic) \
+            or _dispatch(request, identity, path)
+        if basic is not None and basic not in reply.credentials:
+            reply.credentials.append(basic)  # sent to an anonymous or FBA URL: recorded, then ignored
     if request.method == "HEAD":
         reply.response.omit_body = True
     return reply

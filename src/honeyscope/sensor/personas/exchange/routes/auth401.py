@@ -72,7 +72,7 @@ def unauthorized(
     """401 listing the vdir's schemes (IIS's default Basic realm is the requested host name)."""
     offers = [f'Basic realm="{host_name(request, identity)}"' if s == "Basic" else s for s in vdir.schemes]
     response = Response(401, _headers(identity, offers), b"")
-    return Reply(response, route=vdir.route, credentials=list(credentials or []))
+    return Reply(response, route=vdir.route, credentials=list(credentials or []), reusable=not credentials)
 
 
 def challenge(

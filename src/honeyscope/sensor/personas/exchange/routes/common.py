@@ -6,7 +6,6 @@ import html
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Final
-from urllib.parse import unquote
 from uuid import uuid4
 
 from honeyscope.sensor.http.response import Response
@@ -38,7 +37,7 @@ def dotnet_url_encode(text: str) -> str:
 
 def normalized_path(request: PersonaRequest) -> str:
     """The path as IIS maps it: percent-decoded, backslashes as slashes, compared without case."""
-    return unquote(request.path, encoding="utf-8", errors="replace").replace("\\", "/").lower()
+    return request.decoded_path.replace("\\", "/").lower()
 
 
 def request_host(request: PersonaRequest) -> str:
@@ -109,7 +108,7 @@ def html_headers(identity: ExchangeIdentity, *, extra: tuple[Header, ...] = (), 
 
 def iis_reply(identity: ExchangeIdentity, status: int, route: str, *, allow: tuple[str, ...] = ()) -> Reply:
     """IIS's own error page (404, 403, 405 ...)."""
-    return Reply(iis_error(status, identity.server_header, allow=allow), route=route)
+    return Reply(iis_error(status, identity.server_header, allow=allow), route=route, reusable=True)
 
 
 def directory_redirect(request: PersonaRequest, identity: ExchangeIdentity, directory: str) -> Reply:

@@ -67,6 +67,8 @@ def protected(request: PersonaRequest, identity: ExchangeIdentity, route: str) -
 
 
 def _query_value(request: PersonaRequest, name: str) -> str | None:
+    if not request.query:  # most requests: nothing to parse
+        return None
     lowered = name.lower()
     return next((value for key, value in request.query_params() if key.lower() == lowered), None)
 
@@ -104,7 +106,7 @@ def logon_page(request: PersonaRequest, identity: ExchangeIdentity) -> Reply:
     reason = int(reason_text) if reason_text.isdigit() and len(reason_text) < 3 else REASON_NONE
     body = render_logon(request, identity, destination=destination, reason=reason)
     headers = html_headers(identity, owa_version=True, extra=(("X-Frame-Options", "SAMEORIGIN"),))
-    return Reply(Response(200, headers, body), route="owa.logon_page")
+    return Reply(Response(200, headers, body), route="owa.logon_page", reusable=True)
 
 
 def sign_in(request: PersonaRequest, identity: ExchangeIdentity) -> Reply:

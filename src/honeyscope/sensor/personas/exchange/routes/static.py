@@ -24,7 +24,7 @@ def serve(request: PersonaRequest, identity: ExchangeIdentity, asset: Asset, rou
         return method_not_allowed(identity)
     etag, last_modified = static_validators(identity)
     headers = iis_static_headers(identity, asset.content_type, etag=etag, last_modified=last_modified)
-    return Reply(Response(200, headers, data_bytes(asset.data_name)), route=route)
+    return Reply(Response(200, headers, data_bytes(asset.data_name)), route=route, reusable=True)
 
 
 def options(identity: ExchangeIdentity) -> Reply:
