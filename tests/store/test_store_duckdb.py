@@ -1,5 +1,5 @@
-"""DuckDB specifics: one process per file, reads beside writes, and its in-database JSON flattening giving
-exactly the columns the Python flattening (PostgreSQL's path) gives."""
+"""DuckDB specifics: one process per file, reads beside writes, its Arrow ingest giving exactly the
+columns (and docs) PostgreSQL's row flattening gives, and its memory bound."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any
 
 import duckdb
 import msgspec
+import pytest
 
-from honeyscope.events import Detection, Event
+from honeyscope.config import ConfigError
+from honeyscope.events import Detection, Event, encode_event
 from honeyscope.events.schema import HsLimitNs
 from honeyscope.store import EventQuery
 from honeyscope.store.columns import DETECTION_COLUMNS, EVENT_COLUMNS, stage
@@ -87,8 +89,8 @@ def varied_events(build: Any, make_detection: MakeDetection) -> list[Event]:
     ]
 
 
-def test_duckdb_json_flattening_matches_the_python_flattening(tmp_path: Path, build: Any,
-                                                              make_detection: MakeDetection) -> None:
+def test_duckdb_arrow_ingest_matches_the_row_flattening(tmp_path: Path, build: Any,
+                                                        make_detection: MakeDetection) -> None:
     events = varied_events(build, make_detection)
     staged = stage(events)
     store = DuckDBStore(tmp_path / "events.duckdb")
@@ -108,3 +110,23 @@ def test_duckdb_json_flattening_matches_the_python_flattening(tmp_path: Path, bu
     expected_detections = sorted(
         (row[0], row[1].astimezone(UTC).replace(tzinfo=None), *row[2:]) for row in staged.detections)
     assert [tuple(row) for row in found] == expected_detections
+    # The docs are the events' JSON exactly as encode_event gives it (read back as bytes, not decoded).
+    with duckdb.connect(str(tmp_path / "events.duckdb")) as conn:
+        docs = dict(conn.execute("SELECT CAST(id AS VARCHAR), doc FROM events").fetchall())
+    assert docs == {event.event.id: encode_event(event) for event in events}
+
+
+def test_memory_limit_is_applied_and_checked(tmp_path: Path, build: Any) -> None:
+    store = DuckDBStore(tmp_path / "events.duckdb", memory_limit="64MB")
+    store.migrate()
+    assert store.write(build.series(500, start=datetime(2021, 3, 3, tzinfo=UTC))) == 500
+    store.close()
+    with duckdb.connect(str(tmp_path / "events.duckdb")) as conn:  # a fresh instance: DuckDB's default
+        default = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    reopened = DuckDBStore(tmp_path / "events.duckdb", memory_limit="64MB")
+    applied = reopened._rows("SELECT current_setting('memory_limit')")[0][0]
+    assert reopened.count() == 500
+    reopened.close()
+    assert applied != default and applied.startswith("61.0 MiB")  # 64 MB = 61.0 MiB
+    with pytest.raises(ConfigError, match=r"store.memory_limit = 'plenty' is not an amount of memory"):
+        DuckDBStore(tmp_path / "other.duckdb", memory_limit="plenty")

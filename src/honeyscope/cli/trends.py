@@ -13,7 +13,7 @@ import msgspec
 
 from honeyscope.analysis.trends import DailyTable, TrendReport, TrendSettings, format_p, load_table
 from honeyscope.cli.up import DEFAULT_DATA
-from honeyscope.config import ConfigError, StoreSettings, load_settings
+from honeyscope.config import ConfigError, Settings, StoreSettings, load_settings
 from honeyscope.store.base import Dimension, StoreUnavailableError
 
 _DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -26,42 +26,62 @@ def register(subparsers: Any) -> None:
         description="Read daily counts from the store and test every series for a sustained change in its "
                     "rate per active sensor: change points (ruptures), a negative-binomial model with "
                     "day-of-week terms (rate ratio, 95% CI, p-value adjusted for every series tested) and a "
-                    "Mann-Kendall test. Days without any active sensor are left out. See docs/trends.md.",
+                    "Mann-Kendall test. Days without any active sensor are left out. The [trends] section of "
+                    "the settings file sets the analysis; flags override it. See docs/trends.md.",
         epilog="Example: honeyscope trends --data ./honeyscope-data --by country,cve --from 2021-01-01 "
                "--to 2021-06-30")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"data directory of 'honeyscope up' (default {DEFAULT_DATA}); its store is "
                              "DATA/honeyscope.duckdb unless the config file names another")
-    parser.add_argument("--config", type=Path, help="TOML settings file ([store] picks DuckDB or PostgreSQL)")
+    parser.add_argument("--config", type=Path,
+                        help="TOML settings file: [store] picks DuckDB or PostgreSQL, [trends] the analysis")
     parser.add_argument("--by", default="country", metavar="DIM[,DIM]",
-                        help=f"what a series is: one of {', '.join(_DIMENSIONS)}, or a pair such as "
+                        help=f"what a series is: one of {', '.join(_DIMENSIONS)}, or a pair of them such as "
                              "country,cve (default country)")
     parser.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first day (UTC, inclusive)")
     parser.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last day (UTC, inclusive)")
-    parser.add_argument("--min-days", type=int, default=defaults.min_sustained_days, metavar="N",
-                        help=f"days a change must last to be reported (default {defaults.min_sustained_days})")
-    parser.add_argument("--min-events", type=int, default=defaults.min_total_events, metavar="N",
-                        help=f"series with fewer events are not tested (default {defaults.min_total_events})")
-    parser.add_argument("--alpha", type=float, default=defaults.alpha,
-                        help=f"family-wise error rate over all tests, Bonferroni (default {defaults.alpha})")
+    parser.add_argument("--min-days", type=int, metavar="N",
+                        help="days a change must last to be reported ([trends] min_sustained_days, default "
+                             f"{defaults.min_sustained_days})")
+    parser.add_argument("--min-events", type=int, metavar="N",
+                        help="series with fewer events are not tested ([trends] min_total_events, default "
+                             f"{defaults.min_total_events})")
+    parser.add_argument("--alpha", type=float,
+                        help="error rate over all tests, family-wise or false-discovery as [trends] correction "
+                             f"says ([trends] alpha, default {defaults.alpha})")
     parser.add_argument("--all-events", action="store_true",
                         help="count every event type, not only HTTP requests")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
     parser.set_defaults(run=run)
 
 
+#: Flags that override a ``[trends]`` key when given.
+_FLAGS = {"min_days": "min_sustained_days", "min_events": "min_total_events", "alpha": "alpha"}
+
+
 def run(args: argparse.Namespace) -> int:
     dimensions = parse_dimensions(args.by)
     start, end = day_range(args.first, args.last)
-    settings = TrendSettings(min_sustained_days=args.min_days, min_total_events=args.min_events, alpha=args.alpha)
+    config = load_settings(args.config)
+    settings = trend_settings(config.trends, args)
     from honeyscope.analysis.trends.detect import find_trends  # statsmodels: only when the command runs
 
-    report = find_trends(_read(args, dimensions, start, end), settings)
+    report = find_trends(_read(args, config, dimensions, start, end), settings)
     if args.json:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
     else:
         print(render(report))
     return 0
+
+
+def trend_settings(configured: TrendSettings, args: argparse.Namespace) -> TrendSettings:
+    """``[trends]`` with the flags given on the command line put over it (checked again)."""
+    given = {flag: getattr(args, flag) for flag in _FLAGS if getattr(args, flag) is not None}
+    try:
+        return msgspec.structs.replace(configured, **{_FLAGS[flag]: value for flag, value in given.items()})
+    except ConfigError as error:
+        flags = " ".join(f"--{flag.replace('_', '-')} {value}" for flag, value in given.items())
+        raise ConfigError(f"{flags}: {error}") from None
 
 
 def parse_dimensions(text: str) -> list[Dimension]:
@@ -93,19 +113,19 @@ def _day(flag: str, text: str | None) -> date | None:
         raise ConfigError(f"{flag} {text}: not a date — use YYYY-MM-DD, e.g. 2021-03-03") from None
 
 
-def store_settings(args: argparse.Namespace) -> StoreSettings:
+def store_settings(args: argparse.Namespace, config: Settings) -> StoreSettings:
     """The configured store; DuckDB at DATA/honeyscope.duckdb unless the config names another path."""
-    store = load_settings(args.config).store
+    store = config.store
     if store.kind == "duckdb" and store.path == StoreSettings().path:
         store = msgspec.structs.replace(store, path=str(args.data.resolve() / "honeyscope.duckdb"))
     return store
 
 
-def _read(args: argparse.Namespace, dimensions: list[Dimension], start: datetime | None,
+def _read(args: argparse.Namespace, config: Settings, dimensions: list[Dimension], start: datetime | None,
           end: datetime | None) -> DailyTable:
     from honeyscope.store import open_store
 
-    settings = store_settings(args)
+    settings = store_settings(args, config)
     if settings.kind == "duckdb" and not Path(settings.path).is_file():
         raise ConfigError(f"no store at {settings.path} — run 'honeyscope up --data DIR' first, or pass the "
                           "--data directory (or --config) of an existing one")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from honeyscope.analysis.trends.settings import TrendSettings
 from honeyscope.web.settings import WebSettings
 
 
@@ -144,6 +145,9 @@ class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     kind: Literal["duckdb", "postgres"] = "duckdb"
     path: str = "./data/honeyscope.duckdb"
     dsn: str | None = None
+    #: DuckDB only: the most memory its buffer manager may hold (e.g. "256MB", "1GB"); beyond it, data not
+    #: yet checkpointed and large intermediates spill to a temporary file. DuckDB's own default is 80% of RAM.
+    memory_limit: str = "256MB"
 
 
 class DetectSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -178,6 +182,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
+    #: The trend analysis (``honeyscope trends``); see docs/trends.md.
+    trends: TrendSettings = msgspec.field(default_factory=TrendSettings)
     #: Options per persona, validated by each persona: ``[personas.exchange] build = "15.1.2176.2"``.
     personas: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
@@ -197,6 +203,9 @@ def explain_validation_error(error: msgspec.ValidationError, source: str, prefix
         where = f"{key}.{unknown.group('field')}" if key else unknown.group("field")
         return ConfigError(f"{source}: unknown key '{where}' — remove it or fix its spelling "
                            "(see docs/configuration.md for the valid keys)")
+    if key and message.startswith(key + "."):
+        # A section's own check (``__post_init__``) already names the key and the fix.
+        return ConfigError(f"{source}: {message.rstrip('.')} (see docs/configuration.md)")
     return ConfigError(f"{source}: {key or 'top level'}: {message.rstrip('.')} — correct this value "
                        "(see docs/configuration.md)")
 

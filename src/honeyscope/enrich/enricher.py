@@ -39,12 +39,34 @@ def _check_cache_size(size: int) -> None:
 
 
 class SourceFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Everything learnt about one source address (what the per-address cache holds)."""
+    """Everything learnt about one source address (what the per-address cache holds), with the event
+    fields it gives built once: a cache hit then only assigns them (≈ 0.5 µs instead of building four
+    structs per event). Events of one source share these objects: nothing mutates them in place."""
 
     network: str
     geo: GeoAnswer | None = None
     geo_source: str | None = None
     scanner: str | None = None
+    #: ``source.geo``, ``source.as`` and ``honeyscope.enrichment`` (the latter unless a scanner is then
+    #: found by User-Agent) as ``enrich`` sets them.
+    source_geo: Geo | None = None
+    source_as: AutonomousSystem | None = None
+    enrichment: HsEnrichment | None = None
+
+
+def _facts(network: str, answer: GeoAnswer | None = None, geo_source: str | None = None,
+           scanner: str | None = None) -> SourceFacts:
+    geo = as_ = None
+    if answer is not None:
+        geo = (Geo(country_iso_code=answer.country_iso_code, country_name=answer.country_name,
+                   continent_code=answer.continent_code)
+               if answer.country_iso_code or answer.continent_code else None)
+        as_ = (AutonomousSystem(number=answer.as_number, organization=AsOrganization(name=answer.as_organization))
+               if answer.as_number is not None or answer.as_organization else None)
+    enrichment = HsEnrichment(network=network, scanner=scanner, scanner_evidence="ip_range" if scanner else None,
+                              geo_source=geo_source)
+    return SourceFacts(network=network, geo=answer, geo_source=geo_source, scanner=scanner, source_geo=geo,
+                       source_as=as_, enrichment=enrichment)
 
 
 class Enricher:
@@ -60,6 +82,9 @@ class Enricher:
         self.lookup: Callable[[str], SourceFacts] = functools.lru_cache(maxsize=cache_size)(self._facts)
         self._user_agent: Callable[[str], str | None] = functools.lru_cache(
             maxsize=min(cache_size, USER_AGENT_CACHE))(scanners.by_user_agent)
+        #: (network, geo source, scanner named by the User-Agent) → the ``honeyscope.enrichment`` to set.
+        self._by_agent: Callable[[str, str | None, str], HsEnrichment] = functools.lru_cache(
+            maxsize=min(cache_size, USER_AGENT_CACHE))(_agent_enrichment)
 
     @classmethod
     def from_settings(cls, settings: EnrichSettings) -> Enricher:
@@ -74,15 +99,14 @@ class Enricher:
     def _facts(self, ip: str) -> SourceFacts:
         parsed = address_key_and_text(ip)
         if parsed is None:
-            return SourceFacts(network=INVALID)
+            return _facts(INVALID)
         key, text = parsed
         network = network_label(key)
         scanner = self.scanners.by_address(key)
         if network != PUBLIC or self.geo is None:
-            return SourceFacts(network=network, scanner=scanner)
+            return _facts(network, scanner=scanner)
         answer = self.geo.lookup(text)
-        return SourceFacts(network=network, geo=answer, geo_source=self.geo.label if answer else None,
-                           scanner=scanner)
+        return _facts(network, answer, self.geo.label if answer else None, scanner)
 
     def enrich(self, event: Event) -> None:
         """Set ``source.geo``, ``source.as`` and ``honeyscope.enrichment`` on ``event`` (in place)."""
@@ -90,23 +114,14 @@ class Enricher:
             return
         source = event.source
         facts = self.lookup(source.ip)
-        answer = facts.geo
-        if answer is None:
-            source.geo = None
-            source.as_ = None
-        else:
-            source.geo = (Geo(country_iso_code=answer.country_iso_code, country_name=answer.country_name,
-                              continent_code=answer.continent_code)
-                          if answer.country_iso_code or answer.continent_code else None)
-            source.as_ = (AutonomousSystem(number=answer.as_number,
-                                           organization=AsOrganization(name=answer.as_organization))
-                          if answer.as_number is not None or answer.as_organization else None)
-        scanner, evidence = facts.scanner, "ip_range" if facts.scanner else None
-        if scanner is None and isinstance(event, HttpRequestEvent) and event.user_agent is not None:
+        source.geo = facts.source_geo
+        source.as_ = facts.source_as
+        enrichment = facts.enrichment
+        if facts.scanner is None and isinstance(event, HttpRequestEvent) and event.user_agent is not None:
             scanner = self._user_agent(event.user_agent.original)
-            evidence = "user_agent" if scanner else None
-        event.honeyscope.enrichment = HsEnrichment(network=facts.network, scanner=scanner,
-                                                   scanner_evidence=evidence, geo_source=facts.geo_source)
+            if scanner is not None:
+                enrichment = self._by_agent(facts.network, facts.geo_source, scanner)
+        event.honeyscope.enrichment = enrichment
 
     def enrich_batch(self, events: Iterable[Event]) -> None:
         """``enrich`` each event."""
@@ -123,3 +138,7 @@ class Enricher:
         """Release the geo source's files."""
         if self.geo is not None:
             self.geo.close()
+
+
+def _agent_enrichment(network: str, geo_source: str | None, scanner: str) -> HsEnrichment:
+    return HsEnrichment(network=network, scanner=scanner, scanner_evidence="user_agent", geo_source=geo_source)

@@ -171,27 +171,29 @@ class ReadStats:
 
 def read_segment(path: Path, offset: int = 0, *, sealed: bool, stats: ReadStats) -> Iterator[SpoolRecord]:
     """Good records of one segment from ``offset``. A final line without newline is a record being
-    written unless the segment is ``sealed`` (a later segment exists), in which case it is torn."""
+    written unless the segment is ``sealed`` (a later segment exists), in which case it is torn.
+
+    Read a line at a time through the file's buffer, not the whole segment at once: a segment is up to
+    ``segment_bytes`` (64 MiB by default) and a backlog of them must not cost that much memory each; a
+    line is at most one record (bounded by the sensor's body limit)."""
     with path.open("rb") as handle:
         handle.seek(offset)
-        data = handle.read()
-    position = 0
-    while position < len(data):
-        end = data.find(b"\n", position)
-        if end < 0:
-            if sealed:
-                stats.torn += 1
-                stats.problems.append(f"{path.name}@{offset + position}: torn record skipped")
-            return
-        record = _check(data[position:end])
-        start = offset + position
-        position = end + 1
-        if record is None:
-            stats.corrupt += 1
-            stats.problems.append(f"{path.name}@{start}: corrupt record skipped")
-            continue
-        stats.records += 1
-        yield SpoolRecord(path, start, offset + position, record)
+        start = offset
+        for line in handle:
+            if not line.endswith(b"\n"):
+                if sealed:
+                    stats.torn += 1
+                    stats.problems.append(f"{path.name}@{start}: torn record skipped")
+                return
+            end = start + len(line)
+            record = _check(line[:-1])
+            if record is None:
+                stats.corrupt += 1
+                stats.problems.append(f"{path.name}@{start}: corrupt record skipped")
+            else:
+                stats.records += 1
+                yield SpoolRecord(path, start, end, record)
+            start = end
 
 
 def _check(line: bytes) -> bytes | None:

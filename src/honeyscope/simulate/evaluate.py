@@ -210,28 +210,10 @@ def run_attribution(store: EventStore, data_dir: Path) -> tuple[list[Any], list[
 
 
 def pair_table(store: EventStore) -> DailyTable:
-    """Country × CVE per day (HTTP requests) and active sensors per day.
+    """Country × CVE per day (HTTP requests, ``EventStore.daily_pair_counts``) and active sensors per day."""
+    from honeyscope.analysis.trends import load_table
 
-    Uses ``analysis.trends.load_table`` when the store counts pairs itself (``daily_pair_counts``), else
-    counts them from ``EventStore.scan``."""
-    from honeyscope.analysis.trends import build_table, exposure_from_sensors, load_table
-
-    try:
-        return load_table(store, ["country", "cve"])
-    except ConfigError:
-        pass
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
-    events = store.scan(["day", "country", "cves"], event_type="http.request")
-    parents = pc.list_parent_indices(events["cves"])
-    flat = pa.table({"day": pc.take(events["day"], parents), "country": pc.take(events["country"], parents),
-                     "cve": pc.list_flatten(events["cves"])})
-    flat = flat.filter(pc.is_valid(flat["country"]))
-    grouped = flat.group_by(["day", "country", "cve"]).aggregate([([], "count_all")]).to_pylist()
-    rows = [(row["day"], (row["country"], row["cve"]), int(row["count_all"])) for row in grouped]
-    exposure = exposure_from_sensors((r.day, r.key, r.count) for r in store.daily_counts("sensor"))
-    return build_table(("country", "cve"), rows, exposure)
+    return load_table(store, ["country", "cve"])
 
 
 def score_trends(truths: Sequence[TrendTruth], table: DailyTable, report: TrendReport, settings: TrendSettings,

@@ -12,6 +12,7 @@ from honeyscope.config import ConfigError, StoreSettings
 from honeyscope.store.base import (
     DIMENSIONS,
     DailyCount,
+    DailyPairCount,
     Dimension,
     EventQuery,
     EventStore,
@@ -35,12 +36,13 @@ def open_store(settings: StoreSettings) -> EventStore:
         return PostgresStore(settings.dsn)
     from honeyscope.store.duckdb import DuckDBStore
 
-    return DuckDBStore(Path(settings.path))
+    return DuckDBStore(Path(settings.path), memory_limit=settings.memory_limit)
 
 
 __all__ = [
     "DIMENSIONS",
     "DailyCount",
+    "DailyPairCount",
     "Dimension",
     "EventQuery",
     "EventStore",

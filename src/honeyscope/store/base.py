@@ -78,6 +78,15 @@ class DailyCount:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyPairCount:
+    """One row of ``EventStore.daily_pair_counts``: a UTC day, a pair of dimension values, its events."""
+
+    day: date
+    key: tuple[str, str]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyCount:
     """One row of ``EventStore.top``: a dimension value and its events in the period."""
 
@@ -146,6 +155,18 @@ class EventStore(Protocol):
         number of events. ``start``/``end`` select whole UTC days: a day is included when any part of
         it lies in ``[start, end)``. Events without a value for the dimension (no country, no CVE) are
         not counted; ``type`` counts every event. ``event_type`` restricts to one event type."""
+        ...
+
+    def daily_pair_counts(self, first: Dimension, second: Dimension, start: datetime | None = None,
+                          end: datetime | None = None, *, event_type: str | None = None) -> list[DailyPairCount]:
+        """Events per UTC day and pair of values of two different dimensions (``country`` × ``cve``), in
+        order of day, then first value, then second.
+
+        Keys, days and ``event_type`` are as in ``daily_counts``: an event with two CVEs counts once in
+        each of its pairs, and an event without a value for either dimension (no country, no CVE) is in no
+        pair. Unlike ``daily_counts`` this reads ``events`` (one grouped scan of the selected days, since
+        the roll-up keeps no pairs), so its cost grows with the events in the period. Raises
+        ``ValueError`` when both dimensions are the same."""
         ...
 
     def top(self, dimension: Dimension, start: datetime | None = None, end: datetime | None = None,

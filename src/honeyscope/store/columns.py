@@ -1,5 +1,5 @@
-"""Flatten typed events into the store's columns (one tuple per event): PostgreSQL's ingest path, and the
-reference DuckDB's in-database flattening (``duckdb_ingest``) is tested against.
+"""Flatten typed events into the store's columns (one tuple per event): the ingest path of both backends
+(PostgreSQL copies the tuples; DuckDB receives them as Arrow columns, ``ingest_tables``).
 
 This loop runs for every stored event, so it is written for speed: plain attribute access, one
 function per event type, no per-field helper calls. NUL characters cannot live in PostgreSQL text, so
@@ -10,6 +10,7 @@ substring search per event instead of one per field.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -24,6 +25,7 @@ from honeyscope.events import (
     TlsHandshakeEvent,
     encode_event,
 )
+from honeyscope.events.codec import encode_event_into
 from honeyscope.events.schema import Detection, Endpoint, HsEnrichment
 
 #: Columns of one staged event, in tuple order (``day`` is derived from ``ts`` in SQL).
@@ -48,6 +50,13 @@ EVENT_ARROW: Final = pa.schema([
     ("path", _TEXT), ("query", _TEXT), ("status", pa.int32()), ("user_agent", _TEXT), ("route", _TEXT),
     ("stage", _TEXT), ("ja4", _TEXT), ("connection_id", _TEXT), ("session_id", _TEXT), ("severity", _TEXT),
     ("cves", _TEXT_LIST), ("doc", pa.binary()),
+])
+#: What DuckDB's ingest receives: as ``EVENT_ARROW`` but ``doc`` may exceed 2 GB per batch.
+INGEST_ARROW: Final = EVENT_ARROW.set(EVENT_ARROW.get_field_index("doc"), pa.field("doc", pa.large_binary()))
+#: Arrow types of the staged detection rows (``DETECTION_COLUMNS``).
+DETECTION_ARROW: Final = pa.schema([
+    ("event_id", _TEXT), ("ts", pa.timestamp("us")), ("ordinal", pa.int32()), ("rule_id", _TEXT), ("title", _TEXT),
+    ("engine", _TEXT), ("severity", _TEXT), ("stage", _TEXT), ("cves", _TEXT_LIST), ("techniques", _TEXT_LIST),
 ])
 #: Arrow types of every ``events`` column, for ``EventStore.scan`` (``day`` included).
 TABLE_ARROW: Final = pa.schema([EVENT_ARROW.field("id"), EVENT_ARROW.field("ts"), ("day", pa.date32()),
@@ -105,6 +114,40 @@ def stage(events: Sequence[Event]) -> StagedBatch:
         if found:
             detections.extend(_detection_rows(event_id, event.timestamp, found, nul))
     return StagedBatch(rows, detections)
+
+
+def ingest_tables(events: Sequence[Event]) -> tuple[pa.Table, pa.Table]:
+    """A batch as two Arrow tables (events, detections) for DuckDB; an id seen twice is kept once (the
+    first). The same columns as ``stage``, built for speed: every doc is encoded into one buffer that
+    becomes the Arrow ``doc`` column without a copy. Times go in as UTC without zone (pyarrow converts
+    zone-aware datetimes to UTC; naive ones are UTC already)."""
+    rows: list[Row] = []
+    detections: list[Row] = []
+    seen: set[str] = set()
+    docs = bytearray()
+    ends = array("q", [0])
+    flatten = _FLATTEN
+    for event in events:
+        event_id = event.event.id
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        start = len(docs)
+        encode_event_into(event, docs)
+        ends.append(len(docs))
+        row, found = flatten[type(event)](event, b"")
+        nul = docs.find(_NUL_ESCAPE, start) >= 0
+        if nul:
+            row = _clean(row)
+        rows.append(row)
+        if found:
+            detections.extend(_detection_rows(event_id, event.timestamp, found, nul))
+    doc = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [None, pa.py_buffer(ends),
+                                                                          pa.py_buffer(docs)])
+    columns = list(zip(*rows, strict=True))[:-1] if rows else [() for _ in INGEST_ARROW.names[:-1]]
+    arrays = [pa.array(column, type=f.type) for column, f in zip(columns, INGEST_ARROW, strict=False)]
+    return (pa.Table.from_arrays([*arrays, doc], schema=INGEST_ARROW),
+            rows_table(detections, DETECTION_ARROW))
 
 
 def _http(event: Any, doc: bytes) -> tuple[Row, list[Detection]]:

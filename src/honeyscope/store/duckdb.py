@@ -5,12 +5,12 @@ DuckDB lets a single process open a file read-write; any other process is refuse
 are serialised by a lock and reads use a cursor per thread, so a dashboard in the same process reads
 while the collector writes.
 
-Ingest path (bench/store.py measures it; ``executemany`` would be ~500 rows/s): the writing thread only
-encodes the events and hands ids + JSON to DuckDB as one Arrow table; DuckDB takes the columns out of
-the JSON (``duckdb_ingest``) into a temporary staging table, then one INSERT adds the events, one upsert
-their roll-up counts and one INSERT their detections, in one transaction. A batch holding an event stored
-before (a redelivery) fails the plain INSERT and is redone with ``INSERT OR IGNORE ... RETURNING`` to
-learn which of its events are new.
+Ingest path (bench/store.py and bench/pipeline.py measure it; ``executemany`` would be ~500 rows/s): the
+writing thread flattens the typed events into Arrow columns, the JSON doc among them
+(``columns.ingest_tables``), and hands DuckDB two Arrow tables (events, detections); one INSERT adds the
+events, one upsert their roll-up counts and one INSERT their detections, in one transaction
+(``duckdb_ingest``). A batch holding an event stored before (a redelivery) fails the plain INSERT and is
+redone with ``INSERT OR IGNORE ... RETURNING`` to learn which of its events are new.
 """
 
 # ruff: noqa: S608 — SQL here is assembled from constants only; values always travel as parameters.
@@ -18,6 +18,7 @@ learn which of its events are new.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,9 +28,10 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from honeyscope.events import Event, decode_event, encode_event
+from honeyscope.events import Event, decode_event
 from honeyscope.store.base import (
     DailyCount,
+    DailyPairCount,
     Dimension,
     EventQuery,
     InvalidEventError,
@@ -38,22 +40,18 @@ from honeyscope.store.base import (
     StoreUnavailableError,
     storable_event_id,
 )
-from honeyscope.store.columns import EVENT_COLUMNS, scan_schema
-from honeyscope.store.duckdb_ingest import (
-    CREATE_STAGING,
-    INSERT_IF_NEW,
-    INSERT_NEW,
-    STAGE_BATCH,
-    insert_detections,
-    rollup_source,
-)
+from honeyscope.store.columns import EVENT_COLUMNS, ingest_tables, scan_schema
+from honeyscope.store.duckdb_ingest import INSERT_IF_NEW, INSERT_NEW, insert_detections, rollup_source
 from honeyscope.store.migrations import pending
 from honeyscope.store.parquet import prepare_directory
 from honeyscope.store.schema import DUCKDB_MIGRATIONS, MIGRATIONS_TABLE
-from honeyscope.store.sql import event_order, event_where, rollup_upsert, rollup_where, time_where
+from honeyscope.store.sql import event_order, event_where, pair_counts, rollup_upsert, rollup_where, time_where
 
 #: WAL size that triggers a checkpoint (see ``_connect``).
 CHECKPOINT_THRESHOLD: Final = "256MB"
+#: Default bound of DuckDB's buffer manager (``[store] memory_limit``); DuckDB's own is 80% of RAM.
+MEMORY_LIMIT: Final = "256MB"
+_MEMORY: Final = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 _EXPORT_SELECT: Final = ", ".join("CAST(id AS VARCHAR) AS id" if c == "id" else c for c in EVENT_COLUMNS)
 
 
@@ -62,12 +60,17 @@ class DuckDBStore:
 
     backend = "duckdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory_limit: str = MEMORY_LIMIT) -> None:
+        if not _MEMORY.fullmatch(memory_limit.strip()):
+            from honeyscope.config import ConfigError
+
+            raise ConfigError(f"store.memory_limit = {memory_limit!r} is not an amount of memory — use e.g. "
+                              '"256MB" or "1GB"')
         self.path = Path(path)
+        self.memory_limit = memory_limit.strip()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._staging = False
         self._invalidated = False
         self._con = self._connect()
 
@@ -88,6 +91,9 @@ class DuckDBStore:
         # than checkpointing about once per row group (~2.3 KB per event in the WAL). Crash recovery replays
         # at most this much WAL.
         con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        # Bounded, so the single-node stack stays a few hundred MB: without it the buffer manager keeps
+        # every block it touched (136 MB after 30k events in bench/pipeline.py, growing with the backlog).
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
         return con
 
     # -- schema -------------------------------------------------------------------------------------
@@ -107,9 +113,6 @@ class DuckDBStore:
                 except BaseException:
                     con.rollback()
                     raise
-            # The staging table copies the events columns: rebuild it after a schema change.
-            con.execute("DROP TABLE IF EXISTS temp.hs_staged")
-            self._staging = False
 
     def schema_version(self) -> int:
         with self._lock:
@@ -117,26 +120,27 @@ class DuckDBStore:
 
     @staticmethod
     def _version(con: duckdb.DuckDBPyConnection) -> int:
+        # fetchall, not fetchone: DuckDB refuses a registration on a connection with an unfinished result.
         exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_name = 'schema_migrations'").fetchone()
-        if not exists or not exists[0]:
+                             "WHERE table_name = 'schema_migrations'").fetchall()
+        if not exists or not exists[0][0]:
             return 0
-        row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-        return int(row[0]) if row else 0
+        rows = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     # -- writing ------------------------------------------------------------------------------------
 
     def write(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
-        batch = _encode(events)
+        batch, detections = ingest_tables(events)
         with self._lock:
             con = self._usable()
-            self._ensure_staging(con)
             try:
-                # Staged outside the transaction: the scratch rows outlive a rollback of the insert.
-                _stage(con, batch)
-                return self._commit(con)
+                # Registered outside the transaction: a registration made inside one dies with its rollback.
+                con.register("hs_batch", batch)
+                con.register("hs_detections", detections)
+                return self._commit(con, has_detections=detections.num_rows > 0)
             except BaseException as error:
                 self._invalidated = isinstance(error, duckdb.FatalException)
                 translated = _translate(error, batch)
@@ -144,14 +148,14 @@ class DuckDBStore:
                     raise
                 raise translated from None
             finally:
-                for name in ("hs_batch", "hs_new_ids"):
+                for name in ("hs_batch", "hs_detections", "hs_new_ids"):
                     con.unregister(name)
 
-    def _commit(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Insert the staged events that are new, their roll-up and detections: one transaction."""
+    def _commit(self, con: duckdb.DuckDBPyConnection, *, has_detections: bool) -> int:
+        """Insert the batch's events that are new, their roll-up and detections: one transaction."""
         con.begin()
         try:
-            inserted = self._insert(con)
+            inserted = self._insert(con, has_detections=has_detections)
             con.commit()
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # an invalidated database refuses even this
@@ -170,17 +174,10 @@ class DuckDBStore:
             self._cursors.clear()
             self._local = threading.local()
             self._con = self._connect()
-            self._staging = False
             self._invalidated = False
         return self._con
 
-    def _ensure_staging(self, con: duckdb.DuckDBPyConnection) -> None:
-        if not self._staging:
-            for statement in CREATE_STAGING:
-                con.execute(statement)
-            self._staging = True
-
-    def _insert(self, con: duckdb.DuckDBPyConnection) -> int:
+    def _insert(self, con: duckdb.DuckDBPyConnection, *, has_detections: bool) -> int:
         try:
             inserted = _scalar(con.execute(INSERT_NEW))
             filtered = False
@@ -193,7 +190,8 @@ class DuckDBStore:
             inserted, filtered = len(new_ids), True
         if inserted:
             con.execute(rollup_upsert(rollup_source(filtered)))
-            con.execute(insert_detections(filtered))
+            if has_detections:
+                con.execute(insert_detections(filtered))
         return inserted
 
     # -- reading ------------------------------------------------------------------------------------
@@ -242,6 +240,11 @@ class DuckDBStore:
         rows = self._rows(f"SELECT day, key, sum(events) FROM daily_rollup WHERE {where} "
                           "GROUP BY day, key ORDER BY day, key", params)
         return [DailyCount(day, key, int(count)) for day, key, count in rows]
+
+    def daily_pair_counts(self, first: Dimension, second: Dimension, start: datetime | None = None,
+                          end: datetime | None = None, *, event_type: str | None = None) -> list[DailyPairCount]:
+        sql, params = pair_counts(first, second, start, end, event_type, "?")
+        return [DailyPairCount(day, (key1, key2), int(count)) for day, key1, key2, count in self._rows(sql, params)]
 
     def top(self, dimension: Dimension, start: datetime | None = None, end: datetime | None = None,
             *, limit: int = 10, event_type: str | None = None) -> list[KeyCount]:
@@ -305,28 +308,8 @@ class DuckDBStore:
 
 
 def _scalar(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
-    return int(row[0]) if row else 0
-
-
-def _stage(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
-    """The batch's columns, taken from its JSON, into the connection's scratch table (autocommit)."""
-    con.execute("DELETE FROM hs_staged")
-    con.register("hs_batch", batch)  # made inside a transaction, a registration would die with a rollback
-    con.execute(STAGE_BATCH)
-
-
-def _encode(events: Sequence[Event]) -> pa.Table:
-    """The batch as DuckDB reads it: ids (first of each kept) and the events' JSON."""
-    ids = [event.event.id for event in events]
-    if len(set(ids)) == len(ids):
-        docs = [encode_event(event) for event in events]
-    else:
-        firsts: dict[str, Event] = {}
-        for event in events:
-            firsts.setdefault(event.event.id, event)
-        ids, docs = list(firsts), [encode_event(event) for event in firsts.values()]
-    return pa.table({"id": pa.array(ids, pa.string()), "doc": pa.array(docs, pa.large_binary())})
+    rows = result.fetchall()  # to the end: an unfinished result blocks the next registration
+    return int(rows[0][0]) if rows else 0
 
 
 def _translate(error: BaseException, batch: pa.Table) -> BaseException:

@@ -27,6 +27,7 @@ from psycopg import errors as pg_errors
 from honeyscope.events import Event, decode_event
 from honeyscope.store.base import (
     DailyCount,
+    DailyPairCount,
     Dimension,
     EventQuery,
     InvalidEventError,
@@ -47,7 +48,7 @@ from honeyscope.store.columns import (
 from honeyscope.store.migrations import pending
 from honeyscope.store.parquet import prepare_directory, write_day_partitions
 from honeyscope.store.schema import MIGRATIONS_TABLE, POSTGRES_MIGRATIONS
-from honeyscope.store.sql import event_order, event_where, rollup_upsert, rollup_where, time_where
+from honeyscope.store.sql import event_order, event_where, pair_counts, rollup_upsert, rollup_where, time_where
 
 T = TypeVar("T")
 
@@ -241,6 +242,11 @@ class PostgresStore:
         rows = self._rows(f"SELECT day, key, sum(events) FROM daily_rollup WHERE {where} "
                           "GROUP BY day, key ORDER BY day, key", params)
         return [DailyCount(day, key, int(count)) for day, key, count in rows]
+
+    def daily_pair_counts(self, first: Dimension, second: Dimension, start: datetime | None = None,
+                          end: datetime | None = None, *, event_type: str | None = None) -> list[DailyPairCount]:
+        sql, params = pair_counts(first, second, start, end, event_type, "%s")
+        return [DailyPairCount(day, (key1, key2), int(count)) for day, key1, key2, count in self._rows(sql, params)]
 
     def top(self, dimension: Dimension, start: datetime | None = None, end: datetime | None = None,
             *, limit: int = 10, event_type: str | None = None) -> list[KeyCount]:

@@ -1,4 +1,4 @@
-"""SQL shared by both backends: the roll-up upsert, query filters and UTC time handling.
+"""SQL shared by both backends: the roll-up upsert, daily pair counts, query filters and UTC time handling.
 
 Both dialects take the same text; only the parameter placeholder (``?`` for DuckDB, ``%s`` for
 psycopg) and the list-membership test differ, and are passed in.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from honeyscope.store.base import Dimension, EventQuery
 
@@ -67,6 +67,45 @@ def rollup_where(dimension: Dimension, start: datetime | None, end: datetime | N
             clauses.append(clause)
             params.append(value)
     return " AND ".join(clauses), params
+
+
+#: Each dimension as an ``events`` expression, and the condition for an event to have a value — the same
+#: values as ``_KEYED`` counts in the roll-up. ``unnest`` in the select list (both engines allow it) gives
+#: one row per CVE and none for an event without any.
+_PAIR_VALUES: Final[dict[Dimension, tuple[str, str | None]]] = {
+    "country": ("country", "country IS NOT NULL AND country <> ''"),
+    "asn": ("CAST(asn AS VARCHAR)", "asn IS NOT NULL"),
+    "persona": ("persona", "persona IS NOT NULL AND persona <> ''"),
+    "sensor": ("sensor", None),
+    "type": ("type", None),
+    "cve": ("unnest(cves)", None),
+}
+
+
+def pair_counts(first: Dimension, second: Dimension, start: datetime | None, end: datetime | None,
+                event_type: str | None, ph: str) -> tuple[str, list[Any]]:
+    """One grouped query over ``events`` counting (day, first value, second value), with its parameters.
+
+    The days are those ``daily_counts`` selects, as a range of ``ts`` (an index range on PostgreSQL, zone
+    maps on DuckDB; ``day`` is ``ts``'s date)."""
+    unknown = [name for name in (first, second) if name not in _PAIR_VALUES]
+    if unknown or first == second:
+        raise ValueError(f"{first} × {second}: a pair needs two different dimensions of "
+                         f"{', '.join(_PAIR_VALUES)}")
+    (value1, has1), (value2, has2) = _PAIR_VALUES[first], _PAIR_VALUES[second]
+    clauses = [clause for clause in (has1, has2) if clause is not None]
+    params: list[Any] = []
+    day_from, day_stop = day_bounds(start, end)
+    for clause, bound in ((f"ts >= {ph}", day_from), (f"ts < {ph}", day_stop)):
+        if bound is not None:
+            clauses.append(clause)
+            params.append(datetime.combine(bound, time(0)))
+    if event_type is not None:
+        clauses.append(f"type = {ph}")
+        params.append(event_type)
+    where = " AND ".join(clauses) or "TRUE"
+    return (f"SELECT day, k1, k2, count(*) FROM (SELECT day, {value1} AS k1, {value2} AS k2 FROM events "
+            f"WHERE {where}) AS pairs GROUP BY day, k1, k2 ORDER BY day, k1, k2"), params
 
 
 def time_where(start: datetime | None, end: datetime | None, ph: str) -> tuple[list[str], list[Any]]:

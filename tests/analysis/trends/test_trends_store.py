@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from honeyscope.events.ids import UuidV7
 from honeyscope.events.schema import Endpoint, EventMeta, Honeyscope, HsConnection, Observer
 from honeyscope.store import open_store
 from honeyscope.store.duckdb import DuckDBStore
+from honeyscope.store.postgres import PostgresStore
+from honeyscope.testing.postgres import PostgresServer, PostgresUnavailableError
 
 START, ONSET, DAYS, OUTAGE = date(2021, 2, 1), date(2021, 3, 3), 60, date(2021, 2, 20)
 
@@ -96,11 +99,7 @@ def test_the_command_prints_json_for_scripts(data_dir: Path, capsys: pytest.Capt
 def test_country_by_cve(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["trends", "--data", str(data_dir), "--by", "country,cve"])
     captured = capsys.readouterr()
-    if not hasattr(DuckDBStore, "daily_pair_counts"):
-        assert code == 2
-        assert "cannot count country × cve per day" in captured.err
-        pytest.skip("the store has no daily_pair_counts yet (requested in docs/trends.md)")
-    assert code == 0
+    assert code == 0, captured.err
     assert "attacks from CN using CVE-2021-26855 appeared after 2021-03-03" in captured.out
 
 
@@ -144,3 +143,57 @@ def test_other_commands_do_not_pay_for_the_statistics_imports() -> None:
     probe = f"import sys, honeyscope.cli.main; print(sorted({heavy} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_trends_section_sets_the_analysis_and_flags_override_it(data_dir: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "honeyscope.toml"
+    config.write_text(f"[store]\npath = {str(data_dir / 'honeyscope.duckdb')!r}\n\n"
+                      "[trends]\nmin_total_events = 100000\nalpha = 0.01\ncorrection = \"bh\"\n")
+    assert main(["trends", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "2 series, 0 tested, 0 tests (bh, α = 0.01)" in out
+    assert "2 series not tested: too few events" in out
+    assert main(["trends", "--config", str(config), "--min-events", "50", "--alpha", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "2 series, 2 tested" in out and "(bh, α = 0.05)" in out
+    assert "  1. attacks from CN rose " in out
+
+
+def test_a_bad_trends_section_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "honeyscope.toml"
+    config.write_text("[trends]\nmin_sustained_days = 0\n")
+    assert main(["trends", "--data", str(tmp_path), "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "trends.min_sustained_days = 0" in err and "at least 1" in err, err
+
+
+@pytest.fixture(scope="module")
+def postgres_dsn() -> Iterator[str]:
+    """A real PostgreSQL holding the same events (the test is skipped when PostgreSQL cannot run here)."""
+    try:
+        server = PostgresServer()
+        server.start()
+    except (PostgresUnavailableError, OSError) as error:
+        pytest.skip(f"PostgreSQL unavailable: {error}")
+    try:
+        dsn = server.create_database("trends")
+        store = PostgresStore(dsn)
+        try:
+            store.migrate()
+            store.write(_events())
+        finally:
+            store.close()
+        yield dsn
+    finally:
+        server.cleanup()
+
+
+def test_country_by_cve_on_postgresql(postgres_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "honeyscope.toml"
+    config.write_text(f"[store]\nkind = \"postgres\"\ndsn = {postgres_dsn!r}\n")
+    assert main(["trends", "--config", str(config), "--by", "country,cve", "--from", "2021-02-01",
+                 "--to", "2021-03-31"]) == 0
+    out = capsys.readouterr().out
+    assert "by country × cve, 2021-02-01 to 2021-03-31: 59 days, 1 without any active sensor; 1 series" in out
+    assert "attacks from CN using CVE-2021-26855 appeared after 2021-03-03" in out

@@ -3,8 +3,9 @@
 Pure functions over daily counts (``DailyTable``); ``load_table`` reads one from a store. The model,
 its parameters and measured false-alarm rate and detection delay are in docs/trends.md.
 
-``find_trends`` is imported on first use: it pulls in statsmodels, scipy and ruptures (seconds), which
-every other ``honeyscope`` command should not pay for.
+Names are imported on first use: ``honeyscope.config`` imports ``trends.settings`` for ``[trends]`` and
+must not load numpy and pyarrow with it (every command, the decoy sensor too, reads the settings), and
+``find_trends`` pulls in statsmodels, scipy and ruptures (seconds), which only the analysis should pay for.
 """
 
 from __future__ import annotations
@@ -12,19 +13,36 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from honeyscope.analysis.trends.findings import Skipped, TrendFinding, TrendReport, format_p, sentence, subject
-from honeyscope.analysis.trends.reading import load_table
-from honeyscope.analysis.trends.settings import TrendSettings
-from honeyscope.analysis.trends.table import DailyRow, DailyTable, Key, build_table, exposure_from_sensors
-
 if TYPE_CHECKING:
     from honeyscope.analysis.trends.detect import find_trends
+    from honeyscope.analysis.trends.findings import (
+        Skipped,
+        TrendFinding,
+        TrendReport,
+        format_p,
+        sentence,
+        subject,
+    )
+    from honeyscope.analysis.trends.reading import load_table
+    from honeyscope.analysis.trends.settings import TrendSettings
+    from honeyscope.analysis.trends.table import DailyRow, DailyTable, Key, build_table, exposure_from_sensors
+
+_WHERE = {
+    "find_trends": "detect",
+    "Skipped": "findings", "TrendFinding": "findings", "TrendReport": "findings", "format_p": "findings",
+    "sentence": "findings", "subject": "findings",
+    "load_table": "reading",
+    "TrendSettings": "settings",
+    "DailyRow": "table", "DailyTable": "table", "Key": "table", "build_table": "table",
+    "exposure_from_sensors": "table",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "find_trends":
-        return importlib.import_module("honeyscope.analysis.trends.detect").find_trends
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 __all__ = [

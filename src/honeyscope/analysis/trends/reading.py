@@ -1,16 +1,14 @@
 """Read a ``DailyTable`` from the store: the only part of the trend analysis that does I/O.
 
-One dimension comes from ``EventStore.daily_counts``; a pair (country × CVE) needs a store method
-``daily_pair_counts(first, second, start, end, *, event_type)`` returning rows with ``day``, ``key``
-(a 2-tuple) and ``count`` — used when the store has it (see docs/trends.md). Exposure is the number of
+One dimension comes from the roll-up (``EventStore.daily_counts``), a pair such as country × CVE from
+``EventStore.daily_pair_counts`` (one grouped scan of the events of the period). Exposure is the number of
 sensors with at least one event each day (the ``sensor`` roll-up, every event type).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from honeyscope.analysis.trends.table import DailyRow, DailyTable, build_table, exposure_from_sensors
 from honeyscope.config import ConfigError
@@ -36,18 +34,12 @@ def _rows(store: EventStore, dimensions: Sequence[Dimension], start: datetime | 
     if len(dimensions) == 1:
         return [(row.day, (row.key,), row.count)
                 for row in store.daily_counts(dimensions[0], start, end, event_type=event_type)]
-    pair_counts: Any = getattr(store, "daily_pair_counts", None)
-    if pair_counts is None:
-        first, second = dimensions
-        raise ConfigError(f"this {store.backend} store cannot count {first} × {second} per day yet (it lacks "
-                          f"daily_pair_counts) — use --by {first} or --by {second}")
-    return [(_day(row.day), tuple(str(value) for value in row.key), int(row.count))
-            for row in pair_counts(dimensions[0], dimensions[1], start, end, event_type=event_type)]
+    first, second = dimensions
+    if first == second:
+        raise ConfigError(f"trends by {first},{second}: a pair needs two different dimensions — e.g. country,cve")
+    return [(row.day, row.key, row.count)
+            for row in store.daily_pair_counts(first, second, start, end, event_type=event_type)]
 
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment
-
-
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value

@@ -1,4 +1,9 @@
-"""The options of the trend analysis, with the defaults docs/trends.md justifies."""
+"""The options of the trend analysis (``[trends]`` in the settings file), with the defaults docs/trends.md
+justifies.
+
+``honeyscope.config`` imports this module for ``[trends]``: it takes nothing from there at import time
+(``ConfigError`` is imported when a value is refused), and the package imports nothing heavy on the way.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,9 @@ from typing import Literal
 
 import msgspec
 
-from honeyscope.config import ConfigError
-
 
 class TrendSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """How series are screened, tested and turned into findings."""
+    """``[trends]``: how series are screened, tested and turned into findings."""
 
     #: A finding needs the changed rate to hold for at least this many observed days after onset.
     min_sustained_days: int = 7
@@ -30,6 +33,8 @@ class TrendSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_changes_per_series: int = 5
 
     def __post_init__(self) -> None:
+        from honeyscope.config import ConfigError
+
         for name in ("min_sustained_days", "min_total_events", "min_observed_days", "min_segment_days",
                      "max_changes_per_series"):
             if getattr(self, name) < 1:
