@@ -17,7 +17,7 @@ from honeyscope.config import ConfigError
 _COMMANDS: dict[str, str] = {
     name: f"honeyscope.cli.{name}"
     for name in ("up", "status", "sensor", "ship", "collect", "replay", "spool", "export", "hunt", "rules",
-                 "personas", "docs", "trends", "sessions", "attribute", "web", "simulate", "evaluate")
+                 "personas", "docs", "trends", "sessions", "attribute", "report", "web", "simulate", "evaluate")
 }
 
 
