@@ -1,8 +1,9 @@
 """``honeyscope export``: write events as ECS JSON lines or as IIS W3C logs, or share them as STIX 2.1 / MISP.
 
-ECS and IIS read a spool directory (``--spool``) or a JSON-lines file of events (``--input``, e.g. what
+IIS reads a spool directory (``--spool``) or a JSON-lines file of events (``--input``, e.g. what
 ``honeyscope spool cat`` prints); STIX and MISP read the store (``--data``/``--config``, as ``honeyscope up``
-writes it) for a period, with attribution. The exporters take any iterable of events.
+writes it) for a period, with attribution; ECS reads any of them (the store by default). The exporters take
+any iterable of events and stream it.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ def register(subparsers: Any) -> None:
                     "log content (YARA log rules, Sigma webserver rules) runs on decoy data. 'stix' and 'misp' "
                     "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution.")
     formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    ecs = formats.add_parser("ecs", help="ECS JSON lines", description="Write one ECS JSON document per event.",
-                             epilog="Example: honeyscope export ecs --spool ./spool --output events.ecs.jsonl")
-    _source_arguments(ecs)
-    ecs.add_argument("--output", type=Path, help="output file (default: standard output)")
+    ecs = formats.add_parser(
+        "ecs", help="ECS JSON lines from the store, a spool or an events file",
+        description="Write one ECS JSON document per event: from the store (--data/--config, the default) in "
+                    "time order, a page of events at a time, or from a sensor spool (--spool) or a file of "
+                    "JSON events (--input). --from/--to select a period of any source.",
+        epilog="Example: honeyscope export ecs --data ./honeyscope-data --from 2021-03-01 --to 2021-04-01 "
+               "--output march.ecs.jsonl")
+    _ecs_arguments(ecs)
     ecs.set_defaults(run=run_ecs)
     iis = formats.add_parser("iis", help="IIS W3C logs, one u_exYYMMDD.log per UTC day",
                              description="Write HTTP request events as IIS W3C extended logs.",
@@ -66,15 +71,48 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--input", type=Path, help="file of events, one JSON event per line")
 
 
+def _ecs_arguments(parser: argparse.ArgumentParser) -> None:
+    from honeyscope.cli.up import DEFAULT_DATA
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, help=f"data directory of 'honeyscope up' (the default source, "
+                                                  f"{DEFAULT_DATA}): the store DATA/honeyscope.duckdb unless "
+                                                  "--config names another")
+    source.add_argument("--spool", type=Path, help="sensor spool directory instead of the store")
+    source.add_argument("--input", type=Path, help="file of events, one JSON event per line, instead of the store")
+    parser.add_argument("--config", type=Path, help="TOML settings file ([store] picks DuckDB or PostgreSQL)")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first UTC day or time included (ISO 8601)")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="UTC day or time where the period ends (excluded)")
+    parser.add_argument("--output", type=Path, help="output file (default: standard output)")
+
+
 def run_ecs(args: argparse.Namespace) -> int:
-    events = read_events(args.spool, args.input)
-    if args.output is None:
-        count = write_ecs(events, sys.stdout.buffer)
-    else:
-        with args.output.open("wb") as handle:
+    start, end = _period(args.start, "--from"), _period(args.end, "--to")
+    if args.spool is not None or args.input is not None:
+        events = _in_period(read_events(args.spool, args.input), start, end)
+        with _output(args.output) as handle:
             count = write_ecs(events, handle)
-        print(f"{count} events written to {args.output}", file=sys.stderr)
+    else:
+        from honeyscope.cli.up import DEFAULT_DATA
+
+        args.data = args.data or DEFAULT_DATA
+        with _opened_store(args) as store, _output(args.output) as handle:
+            # Every event type, in time order; read_store holds one page (10 000 events) at a time.
+            count = write_ecs(_read(store, start, end, event_type=None), handle)
+    print(f"{count} events written to {args.output or 'standard output'}", file=sys.stderr)
     return 0
+
+
+def _in_period(events: Iterator[Event], start: datetime | None, end: datetime | None) -> Iterator[Event]:
+    """The events with ``start <= @timestamp < end`` (either bound may be absent)."""
+    if start is None and end is None:
+        return events
+    return (event for event in events if (start is None or _utc(event.timestamp) >= start)
+            and (end is None or _utc(event.timestamp) < end))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def run_iis(args: argparse.Namespace) -> int:

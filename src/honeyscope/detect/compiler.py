@@ -78,6 +78,10 @@ class Leaf:
     literals: list[str] | None = None
     #: For a plain case-insensitive ``contains``: the needle (so that ``or`` can group such leaves).
     contains: str | None = None
+    #: For a case-insensitive value test that is one string operation on the lower-cased value: the
+    #: operation (``equals``, ``starts with``, ``ends with``, ``contains``) and its needles (any may
+    #: match). An ``or`` runs such leaves of one field as one test (``_fused``); witnesses keep the leaves.
+    shape: tuple[str, tuple[str, ...]] | None = None
     #: The compiled test (set by ``predicate``).
     compiled: Predicate | None = None
 
@@ -88,15 +92,7 @@ class Leaf:
         assert test is not None
         name = self.field
         if self.lowered:
-            def lowered(view: EventView) -> bool:
-                # Hot path (every leaf of every candidate rule): the view's cache is read inline, and the
-                # explicit loops here and below avoid any()'s generator overhead.
-                values = view._low.get(name)
-                for value in values if values is not None else view.lowered(name):  # noqa: SIM110
-                    if test(value):
-                        return True
-                return False
-            return lowered
+            return _any_lowered(name, test) if self.shape is None else _shape_predicate(name, [self.shape])
 
         def raw(view: EventView) -> bool:
             for value in view.values(name):  # noqa: SIM110
@@ -117,6 +113,19 @@ class Leaf:
         return None
 
 
+def _any_lowered(name: str, test: ValueTest) -> Predicate:
+    """Whether ``test`` holds for one lower-cased value of field ``name``."""
+    def lowered(view: EventView) -> bool:
+        # Hot path (every leaf of every candidate rule): the view's cache is read inline, and the
+        # explicit loops here and in Leaf.predicate avoid any()'s generator overhead.
+        values = view._low.get(name)
+        for value in values if values is not None else view.lowered(name):  # noqa: SIM110
+            if test(value):
+                return True
+        return False
+    return lowered
+
+
 @dataclass(slots=True)
 class Node:
     """``and``/``or``/``not`` over children."""
@@ -125,6 +134,8 @@ class Node:
     children: list[Node | Leaf] = field(default_factory=list)
     #: The compiled test (set by ``predicate``).
     compiled: Predicate | None = None
+    #: The witness when it does not depend on the event (no ``or`` outside a ``not``; set by ``predicate``).
+    fixed: list[Leaf] | None = None
 
 
 Tree = Node | Leaf
@@ -181,7 +192,7 @@ def _contains_any(name: str, leaves: list[Leaf]) -> Leaf:
                 return True
         return False
     shown = ", ".join(repr(needle) for needle in unique[:3]) + (", ..." if len(unique) > 3 else "")
-    return Leaf(name, f"contains one of {shown}", test, True, literals=literals)
+    return Leaf(name, f"contains one of {shown}", test, True, literals=literals, shape=("contains", unique))
 
 
 def _value(name: str, value: SigmaType, *, keyword: bool) -> Tree:
@@ -244,8 +255,9 @@ def _string(name: str, value: SigmaString, *, keyword: bool, cased: bool) -> Lea
     segments, anchored_start, anchored_end = _segments(parts, fold)
     test, label = _glob(segments, anchored_start, anchored_end)
     plain = label == "contains" and not cased
+    shape = (label, (segments[0],)) if not cased and len(segments) == 1 else None
     return Leaf(name, f"{label} {value.original!r}", test, not cased, literals=needles,
-                contains=segments[0] if plain else None)
+                contains=segments[0] if plain else None, shape=shape)
 
 
 def _glob_part(part: Any) -> str:
@@ -410,24 +422,20 @@ def predicate(tree: Tree) -> Predicate:
 
 def _node_predicate(tree: Node) -> Predicate:
     children = [predicate(child) for child in tree.children]
+    tree.fixed = _fixed_witness(tree)
+    if tree.kind == "or":
+        children = _fused(_alternatives(tree))
     if tree.kind == "not":
         only = children[0]
         return lambda view: not only(view)
+    if tree.kind == "and":
+        return _conjunction(_conjuncts(tree))
     if len(children) == 1:
         return children[0]
     if len(children) == 2:
         first, second = children
-        if tree.kind == "and":
-            return lambda view: first(view) and second(view)
         return lambda view: first(view) or second(view)
     members = tuple(children)
-    if tree.kind == "and":
-        def every(view: EventView) -> bool:
-            for child in members:  # noqa: SIM110
-                if not child(view):
-                    return False
-            return True
-        return every
 
     def some(view: EventView) -> bool:
         for child in members:  # noqa: SIM110
@@ -435,6 +443,173 @@ def _node_predicate(tree: Node) -> Predicate:
                 return True
         return False
     return some
+
+
+def _conjuncts(tree: Node) -> list[tuple[Predicate, bool]]:
+    """The terms of an ``and`` with nested ``and``s flattened and each ``not`` as (its operand, False), in
+    the order the nested tree evaluates them (so short-circuiting skips the same terms)."""
+    terms: list[tuple[Predicate, bool]] = []
+    for child in tree.children:
+        if isinstance(child, Node) and child.kind == "and":
+            terms.extend(_conjuncts(child))
+        elif isinstance(child, Node) and child.kind == "not" and child.children[0].compiled is not None:
+            terms.append((child.children[0].compiled, False))
+        else:
+            assert child.compiled is not None
+            terms.append((child.compiled, True))
+    return terms
+
+
+def _conjunction(terms: list[tuple[Predicate, bool]]) -> Predicate:
+    """True when every term's predicate gives its wanted answer (one call per term, no ``not`` wrappers)."""
+    if len(terms) == 1:
+        only, wanted = terms[0]
+        return only if wanted else (lambda view: not only(view))
+    if len(terms) == 2:
+        (first, want_first), (second, want_second) = terms
+        if want_first and want_second:
+            return lambda view: first(view) and second(view)
+        if want_first:
+            return lambda view: first(view) and not second(view)
+        if want_second:
+            return lambda view: not first(view) and second(view)
+        return lambda view: not first(view) and not second(view)
+    members = tuple(terms)
+
+    def every(view: EventView) -> bool:
+        for term, wanted in members:  # noqa: SIM110
+            if (not term(view)) is wanted:
+                return False
+        return True
+    return every
+
+
+def _alternatives(tree: Node) -> list[Tree]:
+    """The children of an ``or``, nested ``or``s flattened (their predicates are compiled already)."""
+    found: list[Tree] = []
+    for child in tree.children:
+        found.extend(_alternatives(child) if isinstance(child, Node) and child.kind == "or" else [child])
+    return found
+
+
+def _fused(alternatives: list[Tree]) -> list[Predicate]:
+    """Predicates of the alternatives of an ``or``, the string-operation leaves of each field run as one
+    test (≈ 9 ``endswith`` leaves become one ``str.endswith(tuple)``): the ``or`` is true when any
+    alternative is, whatever their grouping and order, so the rule matches the same events."""
+    by_field: dict[str, list[Leaf]] = {}
+    for child in alternatives:
+        if isinstance(child, Leaf) and child.shape is not None and child.lowered:
+            by_field.setdefault(child.field, []).append(child)
+    result: list[Predicate] = []
+    for child in alternatives:
+        if not isinstance(child, Leaf) or child.shape is None or not child.lowered:
+            assert child.compiled is not None
+            result.append(child.compiled)
+            continue
+        group = by_field[child.field]
+        if len(group) == 1:
+            assert child.compiled is not None
+            result.append(child.compiled)
+        elif group[0] is child:  # the group runs where its first leaf stood
+            result.append(_shape_predicate(child.field, [leaf.shape for leaf in group if leaf.shape]))
+    return result
+
+
+def _shape_predicate(name: str, shapes: list[tuple[str, tuple[str, ...]]]) -> Predicate:
+    """Whether a lower-cased value of field ``name`` passes any of ``shapes``. With one kind of string
+    operation the operation runs inline in the loop over values (one Python call per leaf, not two)."""
+    needles = _needles(shapes)
+    kinds = [kind for kind, values in needles.items() if values]
+    if len(kinds) != 1:
+        return _any_lowered(name, _shape_test(needles))
+    if kinds[0] == "contains":
+        return _contains_predicate(name, tuple(dict.fromkeys(needles["contains"])))
+    if kinds[0] == "equals":
+        equal = frozenset(needles["equals"])
+
+        def equals(view: EventView) -> bool:
+            values = view._low.get(name)
+            for value in values if values is not None else view.lowered(name):  # noqa: SIM110
+                if value in equal:
+                    return True
+            return False
+        return equals
+    affixes = tuple(needles[kinds[0]])
+    if kinds[0] == "starts with":
+        def starts(view: EventView) -> bool:
+            values = view._low.get(name)
+            for value in values if values is not None else view.lowered(name):  # noqa: SIM110
+                if value.startswith(affixes):
+                    return True
+            return False
+        return starts
+
+    def ends(view: EventView) -> bool:
+        values = view._low.get(name)
+        for value in values if values is not None else view.lowered(name):  # noqa: SIM110
+            if value.endswith(affixes):
+                return True
+        return False
+    return ends
+
+
+def _contains_predicate(name: str, inside: tuple[str, ...]) -> Predicate:
+    if len(inside) == 1:
+        only = inside[0]
+
+        def contains(view: EventView) -> bool:
+            values = view._low.get(name)
+            for value in values if values is not None else view.lowered(name):  # noqa: SIM110
+                if only in value:
+                    return True
+            return False
+        return contains
+
+    def contains_any(view: EventView) -> bool:
+        values = view._low.get(name)
+        for value in values if values is not None else view.lowered(name):
+            for needle in inside:
+                if needle in value:
+                    return True
+        return False
+    return contains_any
+
+
+def _needles(shapes: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[str]]:
+    needles: dict[str, list[str]] = {"equals": [], "starts with": [], "ends with": [], "contains": []}
+    for operation, values in shapes:
+        needles[operation].extend(values)
+    return needles
+
+
+def _shape_test(needles: dict[str, list[str]]) -> ValueTest:
+    """One value test true when any needle passes its string operation."""
+    equal = frozenset(needles["equals"])
+    starts, ends = tuple(needles["starts with"]), tuple(needles["ends with"])
+    inside = tuple(dict.fromkeys(needles["contains"]))
+    tests: list[ValueTest] = []
+    if equal:
+        tests.append(equal.__contains__)
+    if starts:
+        tests.append(lambda value: value.startswith(starts))
+    if ends:
+        tests.append(lambda value: value.endswith(ends))
+    if inside:
+        def contains(value: str) -> bool:
+            for needle in inside:  # noqa: SIM110
+                if needle in value:
+                    return True
+            return False
+        tests.append(contains)
+    if len(tests) == 1:
+        return tests[0]
+
+    def any_test(value: str) -> bool:
+        for test in tests:  # noqa: SIM110
+            if test(value):
+                return True
+        return False
+    return any_test
 
 
 #: At most this many literal groups are kept per rule (the cheapest ones): enough to tell the steps of
@@ -486,11 +661,28 @@ def _cost(pairs: list[tuple[str, str]]) -> float:
     return total
 
 
+def _fixed_witness(tree: Node) -> list[Leaf] | None:
+    """``witness`` of ``tree`` when it is the same on every event (children compiled first), else None."""
+    if tree.kind == "not":
+        return []
+    if tree.kind == "or":
+        return None
+    leaves: list[Leaf] = []
+    for child in tree.children:
+        fixed = [child] if isinstance(child, Leaf) else child.fixed
+        if fixed is None:
+            return None
+        leaves.extend(fixed)
+    return leaves
+
+
 def witness(tree: Tree, view: EventView) -> list[Leaf]:
     """The leaves that made a matching ``tree`` true: every child of an ``and``, the first true child of
     an ``or``, nothing under a ``not`` (``predicate`` must have compiled the tree)."""
     if isinstance(tree, Leaf):
         return [tree]
+    if tree.fixed is not None:
+        return list(tree.fixed)
     if tree.kind == "not":
         return []
     if tree.kind == "and":
@@ -498,6 +690,40 @@ def witness(tree: Tree, view: EventView) -> list[Leaf]:
     for child in tree.children:
         if child.compiled is not None and child.compiled(view):
             return witness(child, view)
+    return []
+
+
+def witness_values(tree: Tree, view: EventView) -> list[tuple[Leaf, str]]:
+    """``witness`` with each leaf's ``matching_value``, in the same order, testing each leaf of an ``or``
+    once (the value found is the answer to whether it holds)."""
+    if isinstance(tree, Leaf):
+        value = tree.matching_value(view)
+        return [] if value is None else [(tree, value)]
+    pairs: list[tuple[Leaf, str]] = []
+    if tree.fixed is not None:
+        for leaf in tree.fixed:
+            value = leaf.matching_value(view)
+            if value is not None:
+                pairs.append((leaf, value))
+        return pairs
+    if tree.kind == "not":
+        return []
+    if tree.kind == "and":
+        for child in tree.children:
+            if isinstance(child, Leaf):  # inline: most children of an 'and' are leaves
+                value = child.matching_value(view)
+                if value is not None:
+                    pairs.append((child, value))
+            else:
+                pairs.extend(witness_values(child, view))
+        return pairs
+    for child in tree.children:
+        if isinstance(child, Leaf):
+            value = child.matching_value(view)
+            if value is not None:
+                return [(child, value)]
+        elif child.compiled is not None and child.compiled(view):
+            return witness_values(child, view)
     return []
 
 

@@ -1,15 +1,20 @@
 """``Detector``: run compiled Sigma rules on events, fast and without ever raising.
 
-Per event: (1) lower-case the request text once; (2) one Aho-Corasick pass (``ahocorasick_rs``, a Rust DFA:
-~3.6 µs for the ~470 literals of our pack + SigmaHQ over an 800-character request, 3-4x faster than
-pyahocorasick and ~50x faster than testing each literal with ``in``) finds which rules' required literals occur;
-(3) only those rules — plus the few that have no required literal — are evaluated.
+Per batch of events (``detect_batch``): (1) the request texts are joined (a byte no literal contains between
+them) and lower-cased at once; (2) one Aho-Corasick pass (``ahocorasick_rs``, a Rust DFA: ≈ 2.5 ns per byte,
+3-4x faster than pyahocorasick and ~50x faster than testing each literal with ``in``) finds which rules'
+required literals occur in each request; (3) the candidate rules for that set of literals (memoised: requests
+repeat few such sets) — plus the few that have no required literal — are evaluated, in rule order.
+``detect(event)`` does the same for one event. ``tests/detect/test_sigma_equivalence.py`` checks both give the
+detections of evaluating every rule directly.
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Final, Protocol
 
 try:
@@ -17,9 +22,9 @@ try:
 except ImportError:  # pragma: no cover - the dependency is declared; this keeps detection correct without it
     ahocorasick_rs = None  # type: ignore[assignment]
 
-from honeyscope.detect.compiler import Leaf, witness
+from honeyscope.detect.compiler import Leaf, witness_values
 from honeyscope.detect.correlation import CorrelationState
-from honeyscope.detect.fields import EventView, scan_bytes
+from honeyscope.detect.fields import EventView, scan_bytes, scan_texts
 from honeyscope.detect.rules import CompiledRule, RuleMeta, RuleSet
 from honeyscope.events.schema import Detection, HttpRequestEvent
 
@@ -29,6 +34,10 @@ log = logging.getLogger(__name__)
 EVIDENCE_CHARS: Final = 160
 #: Evidence strings kept per detection.
 EVIDENCE_ITEMS: Final = 6
+#: Sets of found literals whose candidates are remembered (the memo is emptied when full).
+MEMO_SIZE: Final = 4096
+#: Bytes of scan text searched per automaton call in ``detect_batch`` (bodies may be 1 MiB each).
+SCAN_CHUNK_BYTES: Final = 1 << 20
 
 
 class Detector:
@@ -40,7 +49,8 @@ class Detector:
 
     def __init__(self, rules: RuleSet, *, max_groups: int = 50_000) -> None:
         self.rules: list[CompiledRule] = list(rules.rules)
-        self._always: list[int] = []
+        self._matchers = [rule.match for rule in self.rules]
+        always: list[int] = []
         # Most rules need one literal group: a literal found makes them candidates directly. Rules that
         # need several groups are counted: candidates once every group of theirs has a literal found.
         single: dict[str, set[int]] = {}
@@ -50,7 +60,7 @@ class Detector:
         for index, rule in enumerate(self.rules):
             self._needed.append(len(rule.requirement))
             if not rule.requirement:
-                self._always.append(index)
+                always.append(index)
                 continue
             for group in rule.requirement:
                 group_id = len(self._group_rule)
@@ -62,6 +72,7 @@ class Detector:
                         single[literal].add(index)
                     else:
                         literal_groups[literal].add(group_id)
+        self._always: tuple[int, ...] = tuple(always)
         literals = list(literal_groups)
         self._literal_rules: list[tuple[int, ...]] = [tuple(sorted(single[text])) for text in literals]
         self._literal_groups: list[tuple[int, ...]] = [tuple(sorted(literal_groups[text])) for text in literals]
@@ -82,6 +93,10 @@ class Detector:
             for rule_id in dict.fromkeys(correlation.rules):
                 self._correlations.setdefault(rule_id, []).append(state)
         self._failures = 0
+        self._memo: dict[frozenset[int], tuple[int, ...]] = {}
+        # A byte no literal contains separates the events of a batch in one automaton pass.
+        used = set(b"".join(encoded))
+        self._separator: bytes | None = next((bytes([value]) for value in range(65) if value not in used), None)
 
     def reset(self) -> None:
         """Forget all correlation state."""
@@ -90,42 +105,96 @@ class Detector:
 
     def candidates(self, event: HttpRequestEvent) -> list[int]:
         """Indexes of the rules that may match the event (their literals occur), in rule order."""
+        return list(self._candidates(event))
+
+    def _candidates(self, event: HttpRequestEvent) -> tuple[int, ...]:
         if self._automaton is None:
-            return list(self._always)
-        matches = self._automaton.find_matches_as_indexes(scan_bytes(event), overlapping=True)
-        if not matches:
-            return list(self._always)
+            return self._always
+        return self._resolve(self._automaton.find_matches_as_indexes(scan_bytes(event), overlapping=True))
+
+    def _resolve(self, matches: list[tuple[int, int, int]]) -> tuple[int, ...]:
+        """The candidates for the literals found (``matches`` from the automaton)."""
+        return self._resolve_literals([match[0] for match in matches])
+
+    def _resolve_literals(self, literals: list[int]) -> tuple[int, ...]:
+        """The candidates for the literals found (indexes, repeats allowed), memoised: the answer depends
+        only on *which* literals occur, and requests to one decoy repeat a few such sets."""
+        if not literals:
+            return self._always
+        key = frozenset(literals)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._rules_for(key)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def _rules_for(self, literals: frozenset[int]) -> tuple[int, ...]:
         found: set[int] = set(self._always)
         groups: set[int] = set()
-        literal_rules, literal_groups = self._literal_rules, self._literal_groups
-        for index in {match[0] for match in matches}:
-            found.update(literal_rules[index])
-            if literal_groups[index]:
-                groups.update(literal_groups[index])
-        if groups:
-            counts: dict[int, int] = {}
-            group_rule, needed = self._group_rule, self._needed
-            for group in groups:
-                rule = group_rule[group]
-                counts[rule] = count = counts.get(rule, 0) + 1
-                if count == needed[rule]:
-                    found.add(rule)
-        return sorted(found)
+        for index in literals:
+            found.update(self._literal_rules[index])
+            groups.update(self._literal_groups[index])
+        counts: dict[int, int] = {}
+        for group in groups:
+            rule = self._group_rule[group]
+            counts[rule] = count = counts.get(rule, 0) + 1
+            if count == self._needed[rule]:
+                found.add(rule)
+        return tuple(sorted(found))
+
+    def _batch_candidates(self, events: list[HttpRequestEvent]) -> list[tuple[int, ...]]:
+        """``_candidates`` of each event, with one automaton pass per chunk of the batch: the events' scan
+        texts are joined by a byte that no literal contains (so no literal is found across two events) and
+        lower-cased at once; matches come in the order of their end, so each event's are one slice."""
+        if self._automaton is None or self._separator is None or isinstance(self._automaton, _SlowScanner):
+            return [self._candidates(event) for event in events]
+        texts = scan_texts(events)
+        # starts[k]: offset of text k in the joined haystack (each text is followed by the separator).
+        starts = [0, *accumulate(len(text) + 1 for text in texts)]
+        result: list[tuple[int, ...]] = []
+        first = 0
+        while first < len(texts):
+            # The chunk: texts first..last-1, at least one, at most SCAN_CHUNK_BYTES when it holds several.
+            last = max(first + 1, bisect_right(starts, starts[first] + SCAN_CHUNK_BYTES) - 1)
+            haystack = self._separator.join(texts[first:last]).lower()
+            matches = self._automaton.find_matches_as_indexes(haystack, overlapping=True)
+            ends = [match[2] for match in matches]
+            if ends != sorted(ends):  # not the documented order: place each match by its start instead
+                ends = sorted(ends)
+                matches = sorted(matches, key=lambda match: match[2])
+            literals = [match[0] for match in matches]
+            base, cut, memo = starts[first], 0, self._memo
+            for k in range(first + 1, last + 1):
+                following = bisect_right(ends, starts[k] - base)
+                if following == cut:
+                    result.append(self._always)
+                    continue
+                found = memo.get(frozenset(literals[cut:following]))
+                result.append(found if found is not None else self._resolve_literals(literals[cut:following]))
+                cut = following
+            first = last
+        return result
 
     def detect(self, event: HttpRequestEvent) -> list[Detection]:
         """Detections of one event (Sigma rules, then correlations it completes)."""
         if not isinstance(event, HttpRequestEvent):
             return []
-        candidates = self.candidates(event)
+        return self._evaluate(event, self._candidates(event))
+
+    def _evaluate(self, event: HttpRequestEvent, candidates: tuple[int, ...]) -> list[Detection]:
+        """Detections of ``event`` from the rules ``candidates`` (indexes into ``self.rules``)."""
         if not candidates:
             return []
         view = EventView(event)
         detections: list[Detection] = []
         when: float | None = None
+        matchers = self._matchers
         for index in candidates:
-            rule = self.rules[index]
-            if not rule.match(view):
+            if not matchers[index](view):
                 continue
+            rule = self.rules[index]
             if rule.generate:
                 detections.append(_detection(rule.meta, _evidence(rule, view)))
             for state in self._correlations.get(rule.meta.rule_id, ()):
@@ -139,11 +208,17 @@ class Detector:
         """Set ``honeyscope.detections`` (Sigma ones; other engines' are kept) on every HTTP event, and
         ``event.kind = "alert"`` + category ``intrusion_detection`` where anything matched. Never
         raises: an event that breaks a rule is logged and left without Sigma detections."""
-        for event in events:
-            if not isinstance(event, HttpRequestEvent):
-                continue
+        http = [event for event in events if isinstance(event, HttpRequestEvent)]
+        try:
+            batch = self._batch_candidates(http)
+        except Exception:  # a malformed event in the batch: find each event's candidates on its own
+            batch = []
+        for index, event in enumerate(http):
             try:
-                found = self.detect(event)
+                candidates = batch[index] if batch else self._candidates(event)
+                if not candidates and not event.honeyscope.detections:
+                    continue
+                found = self._evaluate(event, candidates)
             except Exception:  # hostile input must never stop the collector
                 self._failures += 1
                 if self._failures <= 10 or self._failures % 10_000 == 0:
@@ -200,10 +275,8 @@ def _correlation_detection(state: CorrelationState, view: EventView, summary: st
 
 def _evidence(rule: CompiledRule, view: EventView) -> list[str]:
     items: dict[str, None] = {}
-    for leaf in witness(rule.tree, view):
-        value = leaf.matching_value(view)
-        if value is not None:
-            items[f"{leaf.field}: {_excerpt(value, leaf)}"] = None
+    for leaf, value in witness_values(rule.tree, view):
+        items[f"{leaf.field}: {value if len(value) <= EVIDENCE_CHARS else _excerpt(value, leaf)}"] = None
         if len(items) >= EVIDENCE_ITEMS:
             break
     return list(items)

@@ -221,10 +221,25 @@ def scan_bytes(event: HttpRequestEvent) -> bytes:
     The prefilter's literals are ASCII (``compiler.requirement`` drops others), and within the latin-1
     range every letter ``str.lower`` lowers to ASCII is ASCII already, so a literal found in a lower-cased
     field value is found here too."""
-    request = event.honeyscope.request
-    head = request.head.lower() if request.head else _rebuilt_head(event).lower().encode("utf-8", "surrogatepass")
-    status = event.http.response.status_code
-    return b"%s\n%s\n%s" % (head, request.body[:MAX_BODY_BYTES].lower(), b"%d" % status if status is not None else b"")
+    return scan_texts([event])[0].lower()
+
+
+def scan_texts(events: list[HttpRequestEvent]) -> list[bytes]:
+    """``scan_bytes`` of each event before ASCII lower-casing (``Detector.detect_batch`` joins the texts of
+    many events and lower-cases them at once; a rebuilt head is lower-cased already, and ``bytes.lower``
+    leaves its UTF-8 as is: no byte of it is an ASCII capital)."""
+    texts = []
+    for event in events:
+        request = event.honeyscope.request
+        head = request.head or _rebuilt_head(event).lower().encode("utf-8", "surrogatepass")
+        status = event.http.response.status_code
+        code = b"" if status is None else _STATUS_TEXT.get(status) or b"%d" % status
+        texts.append(b"\n".join((head, request.body[:MAX_BODY_BYTES], code)))
+    return texts
+
+
+#: Status codes as ASCII digits, made once (formatting per event costs more than the dict lookup).
+_STATUS_TEXT: Final = {code: b"%d" % code for code in range(100, 600)}
 
 
 class EventView:
@@ -250,7 +265,10 @@ class EventView:
         """The field's values, lower-cased (for case-insensitive matching)."""
         cached = self._low.get(field)
         if cached is None:
-            values = self.values(field)
+            values = self._raw.get(field)
+            if values is None:  # values() inlined: this runs once per field and event, on the hot path
+                getter = FIELDS.get(field)
+                values = self._raw[field] = getter(self.event) if getter is not None else self._compute(field)
             cached = (values[0].lower(),) if len(values) == 1 else tuple([value.lower() for value in values])
             self._low[field] = cached
         return cached

@@ -9,7 +9,8 @@ highest detection level (21/47/73/99 for low/medium/high/critical, Elastic's ris
 
 Everything ECS has no field for stays under ``honeyscope.*`` as in our schema (JA4, the header list,
 raw head, persona, stage, detections with their evidence, ...); bytes there are base64 strings. The
-request body also goes to ``http.request.body.content`` when it is valid UTF-8.
+request body also goes to ``http.request.body.content`` when it is valid UTF-8. Every line is valid JSON
+in UTF-8: control characters are escaped, and text that cannot be UTF-8 is backslash-escaped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import msgspec
 
 from honeyscope.events.schema import Detection, Endpoint, Event, HttpRequestEvent, Tls
 
-__all__ = ["ECS_VERSION", "to_ecs", "write_ecs"]
+__all__ = ["ECS_VERSION", "encode_ecs", "to_ecs", "write_ecs"]
 
 ECS_VERSION: Final = "9.0.0"
 _SEVERITY: Final = {"informational": 0, "low": 21, "medium": 47, "high": 73, "critical": 99}
@@ -56,12 +57,33 @@ def to_ecs(event: Event) -> dict[str, Any]:
 
 
 def write_ecs(events: Iterable[Event], output: IO[bytes]) -> int:
-    """Write one ECS JSON document per line; returns the number written."""
+    """Write one ECS JSON document per line (UTF-8, valid JSON whatever the event holds); returns the
+    number written. Streams: one event in memory at a time."""
     count = 0
     for event in events:
-        output.write(_ENCODER.encode(to_ecs(event)) + b"\n")
+        output.write(encode_ecs(to_ecs(event)) + b"\n")
         count += 1
     return count
+
+
+def encode_ecs(doc: dict[str, Any]) -> bytes:
+    """One document as a JSON line's bytes. Control characters are escaped by the encoder (``\\u0000``);
+    a string that cannot be UTF-8 (a lone surrogate, as ``surrogateescape`` decoding leaves for bytes
+    that were not UTF-8) is written with that character backslash-escaped as text, never dropped."""
+    try:
+        return _ENCODER.encode(doc)
+    except UnicodeEncodeError:
+        return _ENCODER.encode(_utf8_safe(doc))
+
+
+def _utf8_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8_safe(key): _utf8_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_utf8_safe(item) for item in value]
+    return value
 
 
 def _iso(moment: datetime) -> str:
