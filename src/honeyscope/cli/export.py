@@ -3,7 +3,8 @@
 IIS reads a spool directory (``--spool``) or a JSON-lines file of events (``--input``, e.g. what
 ``honeyscope spool cat`` prints); STIX and MISP read the store (``--data``/``--config``, as ``honeyscope up``
 writes it) for a period, with attribution; ECS reads any of them (the store by default). The exporters take
-any iterable of events and stream it.
+any iterable of events and stream it. Parquet copies the store's rows of a period, one directory per UTC day.
+Store exports show a progress bar on a terminal (``--quiet`` hides it).
 """
 
 from __future__ import annotations
@@ -63,6 +64,28 @@ def register(subparsers: Any) -> None:
                      help="do not append Exchange's '&CorrelationID=<empty>;&cafeReqId=...' to cs-uri-query")
     iis.set_defaults(run=run_iis)
     _register_sharing(formats)
+    parquet = formats.add_parser(
+        "parquet", help="Parquet files from the store, one directory per UTC day (day=YYYY-MM-DD/)",
+        description="Write the store's events of a period as Parquet, partitioned by UTC day in hive style "
+                    "(day=YYYY-MM-DD/), every column of the events table with the whole event as JSON in "
+                    "'doc': for DuckDB, pandas, Spark or an archive. The output directory must be empty or "
+                    "absent.",
+        epilog="Example: honeyscope export parquet --data ./honeyscope-data --from 2021-03-01 --to 2021-04-01 "
+               "--output ./parquet")
+    _store_arguments(parquet)
+    parquet.add_argument("--output", type=Path, required=True, help="directory for the day=YYYY-MM-DD/ folders")
+    parquet.set_defaults(run=run_parquet)
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    from honeyscope.cli.up import DEFAULT_DATA
+
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"data directory of 'honeyscope up' (default {DEFAULT_DATA}); the store is "
+                             "DATA/honeyscope.duckdb unless --config names another")
+    parser.add_argument("--config", type=Path, help="TOML settings file ([store] picks DuckDB or PostgreSQL)")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first UTC day or time included (ISO 8601)")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="UTC day or time where the period ends (excluded)")
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +107,8 @@ def _ecs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="TIME", help="first UTC day or time included (ISO 8601)")
     parser.add_argument("--to", dest="end", metavar="TIME", help="UTC day or time where the period ends (excluded)")
     parser.add_argument("--output", type=Path, help="output file (default: standard output)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none when standard "
+                                                             "error is not a terminal)")
 
 
 def run_ecs(args: argparse.Namespace) -> int:
@@ -98,7 +123,9 @@ def run_ecs(args: argparse.Namespace) -> int:
         args.data = args.data or DEFAULT_DATA
         with _opened_store(args) as store, _output(args.output) as handle:
             # Every event type, in time order; read_store holds one page (10 000 events) at a time.
-            count = write_ecs(_read(store, start, end, event_type=None), handle)
+            events = _with_progress(_read(store, start, end, event_type=None), store, start, end,
+                                    event_type=None, quiet=args.quiet)
+            count = write_ecs(events, handle)
     print(f"{count} events written to {args.output or 'standard output'}", file=sys.stderr)
     return 0
 
@@ -208,14 +235,9 @@ def _register_sharing(formats: Any) -> None:
 
 
 def _sharing_arguments(parser: argparse.ArgumentParser) -> None:
-    from honeyscope.cli.up import DEFAULT_DATA
-
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"data directory of 'honeyscope up' (default {DEFAULT_DATA}); the store is "
-                             "DATA/honeyscope.duckdb unless --config names another")
-    parser.add_argument("--config", type=Path, help="TOML settings file ([store] picks DuckDB or PostgreSQL)")
-    parser.add_argument("--from", dest="start", metavar="TIME", help="first UTC day or time included (ISO 8601)")
-    parser.add_argument("--to", dest="end", metavar="TIME", help="UTC day or time where the period ends (excluded)")
+    _store_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none when standard "
+                                                             "error is not a terminal)")
     parser.add_argument("--tlp", default="amber", help="TLP 2.0 level: clear, green, amber (default), amber+strict, "
                                                        "red")
     parser.add_argument("--name", default="honeyscope sensor network",
@@ -243,7 +265,8 @@ def run_stix(args: argparse.Namespace) -> int:
     with _opened_store(args) as store:
         clusters = _attributed(args, store, start, end)
         with _output(args.output) as handle:
-            stats = write_stix(_read(store, start, end), handle, options=options, clusters=clusters,
+            events = _with_progress(_read(store, start, end), store, start, end, quiet=args.quiet)
+            stats = write_stix(events, handle, options=options, clusters=clusters,
                                bundle_key=(_iso(start), _iso(end)))
     skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(stats.skipped.items())) or "none"
     print(f"{stats.exported} events → {stats.total_objects} STIX objects ({stats.objects.get('sighting', 0)} "
@@ -263,11 +286,42 @@ def run_misp(args: argparse.Namespace) -> int:
     with _opened_store(args) as store:
         clusters = _attributed(args, store, start, end)
         with _output(args.output) as handle:
-            stats = write_misp(_read(store, start, end), handle, options=options, clusters=clusters,
+            events = _with_progress(_read(store, start, end), store, start, end, quiet=args.quiet)
+            stats = write_misp(events, handle, options=options, clusters=clusters,
                                event_key=(_iso(start), _iso(end)))
     print(f"{stats.exported} events → MISP event with {stats.attributes} attributes, {stats.objects} objects, "
           f"{len(clusters)} attributed clusters", file=sys.stderr)
     return 0
+
+
+def run_parquet(args: argparse.Namespace) -> int:
+    start, end = _period(args.start, "--from"), _period(args.end, "--to")
+    output: Path = args.output
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise ConfigError(f"--output {output}: exists and is not an empty directory — name a new directory")
+    with _opened_store(args) as store:
+        files = store.export_parquet(output, start, end) if store.schema_version() else []
+    for path in files:
+        print(path)
+    print(f"{len(files)} Parquet files in {output}", file=sys.stderr)
+    return 0
+
+
+def _with_progress(events: Iterator[Event], store: EventStore, start: datetime | None, end: datetime | None,
+                   *, event_type: str | None = "http.request", quiet: bool) -> Iterator[Event]:
+    """``events`` with a progress bar on standard error when it is a terminal. The total comes from the
+    daily roll-up (whole UTC days), so it is exact for day-aligned periods and an upper bound otherwise."""
+    if quiet or not sys.stderr.isatty() or store.schema_version() == 0:
+        yield from events
+        return
+    from tqdm import tqdm
+
+    total = sum(row.count for row in store.daily_counts("type", start, end, event_type=event_type))
+    with tqdm(total=total, unit=" events", desc="export", file=sys.stderr, leave=False) as bar:
+        for number, event in enumerate(events, start=1):
+            yield event
+            if number % 1000 == 0:
+                bar.update(1000)
 
 
 def _period(text: str | None, flag: str) -> datetime | None:
