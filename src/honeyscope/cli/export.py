@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
                     "Schema JSON lines (rule.*, vulnerability.id, threat.technique.id from detections); "
                     "'iis' writes IIS W3C logs (u_exYYMMDD.log, IIS's default fields) so existing IIS "
                     "log content (YARA log rules, Sigma webserver rules) runs on decoy data. 'stix' and 'misp' "
-                    "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution.")
+                    "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution. 'parquet' copies the store's rows, one "
+                    "directory per UTC day.")
     formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
     ecs = formats.add_parser(
         "ecs", help="ECS JSON lines from the store, a spool or an events file",
