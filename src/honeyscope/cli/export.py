@@ -35,13 +35,13 @@ _MAX_WARNINGS = 20
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "export", help="write events as ECS JSON lines or IIS W3C logs, or share them as STIX 2.1 or MISP",
+        "export", help="write events as ECS JSON lines, IIS W3C logs or Parquet, or share them as STIX 2.1 or MISP",
         description="Export recorded events in formats other tools read: 'ecs' writes Elastic Common "
                     "Schema JSON lines (rule.*, vulnerability.id, threat.technique.id from detections); "
                     "'iis' writes IIS W3C logs (u_exYYMMDD.log, IIS's default fields) so existing IIS "
                     "log content (YARA log rules, Sigma webserver rules) runs on decoy data. 'stix' and 'misp' "
-                    "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution. 'parquet' copies the store's rows, one "
-                    "directory per UTC day.")
+                    "share the store's events with partners: TLP-marked, with ATT&CK, CVEs and attribution. "
+                    "'parquet' copies the store's rows, one directory per UTC day.")
     formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
     ecs = formats.add_parser(
         "ecs", help="ECS JSON lines from the store, a spool or an events file",
