@@ -3,6 +3,7 @@ columns (and docs) PostgreSQL's row flattening gives, and its memory bound."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -117,16 +118,38 @@ def test_duckdb_arrow_ingest_matches_the_row_flattening(tmp_path: Path, build: A
 
 
 def test_memory_limit_is_applied_and_checked(tmp_path: Path, build: Any) -> None:
-    store = DuckDBStore(tmp_path / "events.duckdb", memory_limit="64MB")
+    store = DuckDBStore(tmp_path / "events.duckdb", memory_limit="128MB")
     store.migrate()
     assert store.write(build.series(500, start=datetime(2021, 3, 3, tzinfo=UTC))) == 500
     store.close()
     with duckdb.connect(str(tmp_path / "events.duckdb")) as conn:  # a fresh instance: DuckDB's default
         default = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    reopened = DuckDBStore(tmp_path / "events.duckdb", memory_limit="64MB")
+    reopened = DuckDBStore(tmp_path / "events.duckdb", memory_limit="128MB")
     applied = reopened._rows("SELECT current_setting('memory_limit')")[0][0]
     assert reopened.count() == 500
     reopened.close()
-    assert applied != default and applied.startswith("61.0 MiB")  # 64 MB = 61.0 MiB
+    assert applied != default and applied.startswith("122.0 MiB")  # 128 MB = 122.0 MiB
     with pytest.raises(ConfigError, match=r"store.memory_limit = 'plenty' is not an amount of memory"):
         DuckDBStore(tmp_path / "other.duckdb", memory_limit="plenty")
+    with pytest.raises(ConfigError, match=r"store.memory_limit = '0MB' is not an amount of memory of at least"):
+        DuckDBStore(tmp_path / "other.duckdb", memory_limit="0MB")
+
+
+def test_a_batch_of_large_bodies_fits_the_memory_limit(tmp_path: Path, build: Any) -> None:
+    """180 events with 1 MiB bodies (a 5,000-event batch can hold that many) take ~250 MB of documents,
+    more than the default memory_limit: written in slices, they are stored and the store stays usable."""
+    events = []
+    for index in range(180):
+        event = build.http(at=datetime(2021, 3, 3, tzinfo=UTC) + timedelta(seconds=index))
+        events.append(msgspec.structs.replace(event, honeyscope=msgspec.structs.replace(
+            event.honeyscope, request=msgspec.structs.replace(event.honeyscope.request, body=os.urandom(2**20)))))
+    store = DuckDBStore(tmp_path / "events.duckdb")
+    store.migrate()
+    try:
+        assert store.write(events) == 180
+        assert store.write(build.series(3, start=datetime(2021, 3, 4, tzinfo=UTC))) == 3
+        assert store.count() == 183
+        stored = store.event(events[-1].event.id)
+        assert stored is not None and stored.honeyscope.request.body == events[-1].honeyscope.request.body
+    finally:
+        store.close()

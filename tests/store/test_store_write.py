@@ -94,6 +94,30 @@ def test_an_id_that_is_not_a_uuid_fails_the_batch_and_stores_nothing(store: Even
     assert store.write([good]) == 1
 
 
+@pytest.mark.parametrize("bad_id", ["x\x00y", "0190a5b2-0000-7000-8000-00000000000\x00"])
+def test_an_invalid_id_is_named_as_the_event_carries_it(store: EventStore, build: Any, bad_id: str) -> None:
+    """The collector sets aside the events whose ids the error names: a NUL must not be cleaned out of
+    the name first, or nothing would match and the batch would fail again and again."""
+    good, bad = build.http(), build.http()
+    bad = msgspec.structs.replace(bad, event=msgspec.structs.replace(bad.event, id=bad_id))
+    with pytest.raises(InvalidEventError) as caught:
+        store.write([good, bad])
+    assert caught.value.event_ids == [bad_id]
+    assert store.count() == 0
+
+
+def test_one_id_in_two_spellings_is_one_event(store: EventStore, build: Any,
+                                              make_detection: MakeDetection) -> None:
+    first = build.http(detections=[make_detection()])
+    upper = msgspec.structs.replace(first, event=msgspec.structs.replace(first.event, id=first.event.id.upper()))
+    braced = msgspec.structs.replace(first, event=msgspec.structs.replace(first.event, id="{" + first.event.id + "}"))
+    assert store.write([first, upper, braced]) == 1
+    assert store.count() == 1
+    assert sum(row.count for row in store.daily_counts("cve")) == 1
+    assert store.write([upper]) == 0
+    assert store.count() == 1
+
+
 def test_flattened_columns_hold_what_analysis_reads(store: EventStore, build: Any,
                                                     make_detection: MakeDetection) -> None:
     found = [make_detection("a", cves=("CVE-2021-27065", "CVE-2021-26855"), severity="medium", stage="x.one"),

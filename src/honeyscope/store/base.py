@@ -53,6 +53,21 @@ def storable_event_id(event_id: str) -> bool:
     return _UUID.fullmatch(event_id) is not None
 
 
+def uuid_key(event_id: str) -> str:
+    """One spelling per UUID (``{ABC…}``, ``abc-…`` and ``abc…`` are the same id to the store), for
+    finding the same event twice in a batch before the database does."""
+    return event_id.strip("{}").replace("-", "").lower()
+
+
+def check_event_ids(events: Sequence[Event]) -> None:
+    """Raise ``InvalidEventError`` naming the ids the store cannot take, exactly as the events carry them
+    (the collector sets aside the events with those ids), before anything of the batch is written."""
+    bad = [event.event.id for event in events if _UUID.fullmatch(event.event.id) is None]
+    if bad:
+        raise InvalidEventError(f"event id {bad[0]!r} is not a UUID ({len(bad)} such in the batch) — set these "
+                                "events aside; nothing of the batch was stored", bad)
+
+
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters for ``EventStore.events``; ``None`` means any. Times are UTC, ``start`` inclusive."""

@@ -27,6 +27,7 @@ from honeyscope.events import (
 )
 from honeyscope.events.codec import encode_event_into
 from honeyscope.events.schema import Detection, Endpoint, HsEnrichment
+from honeyscope.store.base import uuid_key
 
 #: Columns of one staged event, in tuple order (``day`` is derived from ``ts`` in SQL).
 EVENT_COLUMNS: Final = (
@@ -100,9 +101,10 @@ def stage(events: Sequence[Event]) -> StagedBatch:
     seen: set[str] = set()
     for event in events:
         event_id = event.event.id
-        if event_id in seen:
+        key = uuid_key(event_id)  # one id in two spellings is one event: counted once in the roll-up
+        if key in seen:
             continue
-        seen.add(event_id)
+        seen.add(key)
         doc = encode_event(event)
         row, found = _FLATTEN[type(event)](event, doc)
         if row[1].tzinfo is None:  # a naive time is UTC already (as the JSON says)
@@ -129,9 +131,10 @@ def ingest_tables(events: Sequence[Event]) -> tuple[pa.Table, pa.Table]:
     flatten = _FLATTEN
     for event in events:
         event_id = event.event.id
-        if event_id in seen:
+        key = uuid_key(event_id)  # one id in two spellings is one event: counted once in the roll-up
+        if key in seen:
             continue
-        seen.add(event_id)
+        seen.add(key)
         start = len(docs)
         encode_event_into(event, docs)
         ends.append(len(docs))

@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from honeyscope.events import Event, decode_event
 from honeyscope.store.base import (
@@ -38,6 +39,7 @@ from honeyscope.store.base import (
     KeyCount,
     SourceSummary,
     StoreUnavailableError,
+    check_event_ids,
     storable_event_id,
 )
 from honeyscope.store.columns import EVENT_COLUMNS, ingest_tables, scan_schema
@@ -51,7 +53,13 @@ from honeyscope.store.sql import event_order, event_where, pair_counts, rollup_u
 CHECKPOINT_THRESHOLD: Final = "256MB"
 #: Default bound of DuckDB's buffer manager (``[store] memory_limit``); DuckDB's own is 80% of RAM.
 MEMORY_LIMIT: Final = "256MB"
-_MEMORY: Final = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+#: Most bytes of event documents written in one transaction (see ``write``): well under ``memory_limit``.
+WRITE_SLICE_BYTES: Final = 32 * 2**20
+_MEMORY: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_UNITS: Final = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20,
+                 "gib": 2**30, "tib": 2**40}
+#: Below this, a write slice (``WRITE_SLICE_BYTES``) and DuckDB's own needs would not fit.
+MIN_MEMORY_LIMIT: Final = 128 * 10**6
 _EXPORT_SELECT: Final = ", ".join("CAST(id AS VARCHAR) AS id" if c == "id" else c for c in EVENT_COLUMNS)
 
 
@@ -61,11 +69,11 @@ class DuckDBStore:
     backend = "duckdb"
 
     def __init__(self, path: Path, *, memory_limit: str = MEMORY_LIMIT) -> None:
-        if not _MEMORY.fullmatch(memory_limit.strip()):
+        if _memory_bytes(memory_limit) < MIN_MEMORY_LIMIT:
             from honeyscope.config import ConfigError
 
-            raise ConfigError(f"store.memory_limit = {memory_limit!r} is not an amount of memory — use e.g. "
-                              '"256MB" or "1GB"')
+            raise ConfigError(f"store.memory_limit = {memory_limit!r} is not an amount of memory of at least "
+                              '128MB — use e.g. "256MB" or "1GB"')
         self.path = Path(path)
         self.memory_limit = memory_limit.strip()
         self._lock = threading.Lock()
@@ -133,7 +141,19 @@ class DuckDBStore:
     def write(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
+        check_event_ids(events)
         batch, detections = ingest_tables(events)
+        # Written a slice of at most ``WRITE_SLICE_BYTES`` of documents per transaction: a transaction's
+        # new rows stay in DuckDB's buffers until it commits, and a batch of large bodies (5,000 events
+        # of up to 1 MiB each) would exceed ``memory_limit`` — a failure DuckDB treats as fatal for the
+        # whole database. A slice that fails leaves the earlier ones stored; the batch is redelivered and
+        # the store skips what it holds, as for any redelivery.
+        inserted = 0
+        for events_slice, detections_slice in _slices(batch, detections, WRITE_SLICE_BYTES):
+            inserted += self._write_slice(events_slice, detections_slice)
+        return inserted
+
+    def _write_slice(self, batch: pa.Table, detections: pa.Table) -> int:
         with self._lock:
             con = self._usable()
             try:
@@ -149,7 +169,8 @@ class DuckDBStore:
                 raise translated from None
             finally:
                 for name in ("hs_batch", "hs_detections", "hs_new_ids"):
-                    con.unregister(name)
+                    with contextlib.suppress(duckdb.Error):  # an invalidated database refuses even this
+                        con.unregister(name)
 
     def _commit(self, con: duckdb.DuckDBPyConnection, *, has_detections: bool) -> int:
         """Insert the batch's events that are new, their roll-up and detections: one transaction."""
@@ -174,6 +195,14 @@ class DuckDBStore:
             self._cursors.clear()
             self._local = threading.local()
             self._con = self._connect()
+            try:
+                self._con.execute("SELECT 1").fetchall()
+            except duckdb.Error as error:
+                # DuckDB hands the same (invalid) database back while anything in this process still
+                # holds it: only a new process can open the file again.
+                raise StoreUnavailableError(f"DuckDB file {self.path} is unusable after a fatal error "
+                                            f"({_first_line(error)}) — restart the collector; its WAL keeps "
+                                            "every committed event") from None
             self._invalidated = False
         return self._con
 
@@ -319,9 +348,39 @@ def _translate(error: BaseException, batch: pa.Table) -> BaseException:
         if bad:
             return InvalidEventError(f"event id {bad[0]!r} is not a UUID ({len(bad)} such in the batch) — "
                                      "set these events aside; nothing of the batch was stored", bad)
-    if isinstance(error, (duckdb.IOException, duckdb.FatalException)):
+    if isinstance(error, (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)):
         return StoreUnavailableError(f"DuckDB write failed, nothing of the batch was stored: {_first_line(error)}")
     return error
+
+
+def _memory_bytes(text: str) -> float:
+    """``"256MB"`` → bytes as DuckDB reads it (MB = 10^6, MiB = 2^20); 0 when it is not an amount."""
+    match = _MEMORY.fullmatch(text.strip())
+    return float(match.group(1)) * _UNITS[match.group(2).lower()] if match else 0.0
+
+
+def _slices(batch: pa.Table, detections: pa.Table, limit: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """The batch in consecutive slices of at most ``limit`` bytes of documents (a larger single event
+    forms a slice alone), each with the detections of its events."""
+    docs = batch.column("doc")
+    if batch.num_rows == 0 or docs.nbytes <= limit:
+        yield batch, detections
+        return
+    sizes = pc.binary_length(docs).to_pylist()
+    start, used = 0, 0
+    for row, size in enumerate(sizes):
+        if used and used + size > limit:
+            yield _slice(batch, detections, start, row)
+            start, used = row, 0
+        used += size
+    yield _slice(batch, detections, start, batch.num_rows)
+
+
+def _slice(batch: pa.Table, detections: pa.Table, start: int, end: int) -> tuple[pa.Table, pa.Table]:
+    part = batch.slice(start, end - start)
+    if detections.num_rows == 0:
+        return part, detections
+    return part, detections.filter(pc.is_in(detections.column("event_id"), value_set=part.column("id")))
 
 
 def _first_line(error: BaseException) -> str:

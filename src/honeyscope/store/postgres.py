@@ -34,6 +34,7 @@ from honeyscope.store.base import (
     KeyCount,
     SourceSummary,
     StoreUnavailableError,
+    check_event_ids,
     storable_event_id,
 )
 from honeyscope.store.columns import (
@@ -189,6 +190,7 @@ class PostgresStore:
     def write(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
+        check_event_ids(events)
         staged = stage(events)
         return self._run(lambda conn: self._write(conn, staged))
 
