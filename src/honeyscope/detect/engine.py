@@ -36,6 +36,9 @@ EVIDENCE_CHARS: Final = 160
 EVIDENCE_ITEMS: Final = 6
 #: Sets of found literals whose candidates are remembered (the memo is emptied when full).
 MEMO_SIZE: Final = 4096
+#: Largest set of found literals remembered: keeps the memo's memory bounded (4096 × 32 small ints)
+#: however many literals a hostile request packs in; ordinary requests find a handful.
+MEMO_KEY_LITERALS: Final = 32
 #: Bytes of scan text searched per automaton call in ``detect_batch`` (bodies may be 1 MiB each).
 SCAN_CHUNK_BYTES: Final = 1 << 20
 
@@ -122,6 +125,8 @@ class Detector:
         if not literals:
             return self._always
         key = frozenset(literals)
+        if len(key) > MEMO_KEY_LITERALS:  # a request stuffed with literals: not worth remembering
+            return self._rules_for(key)
         found = self._memo.get(key)
         if found is None:
             found = self._rules_for(key)

@@ -70,11 +70,13 @@ def print_pdf(html: Path, pdf: Path, chromium: Path, *, timeout: float = TIMEOUT
         try:
             _, errors = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
             raise PdfError(f"Chromium did not finish printing within {timeout:g} s — try again, or use "
                            "--format html and print from a browser") from None
-        _stop_leftovers(process.pid)
+        finally:  # on a timeout, Ctrl-C or anything else too: no browser outlives the command
+            _stop_leftovers(process.pid)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     if process.returncode != 0 or not target.is_file() or target.read_bytes()[:5] != b"%PDF-":
         detail = _last_line(errors)
         raise PdfError(f"Chromium ({chromium}) failed to print the report (exit status {process.returncode}"
