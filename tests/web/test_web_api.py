@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
 from honeyscope.events import decode_event
+from honeyscope.events.ids import new_event_id
+from honeyscope.store.base import EventQuery
+from honeyscope.store.duckdb import DuckDBStore
+from honeyscope.web import WebSettings, create_app
 from honeyscope.web.headers import CONTENT_SECURITY_POLICY
+from honeyscope.web.settings import AccessPolicy
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +48,26 @@ def test_overview_period_can_be_chosen_and_bad_dates_are_one_clear_error(client:
     bad = client.get("/api/overview", params={"from": "yesterday"})
     assert bad.status_code == 400
     assert bad.json() == {"error": "bad_request", "detail": "from='yesterday' is not a date — use YYYY-MM-DD"}
+
+
+def test_a_repeated_overview_is_reused_until_an_event_of_its_period_is_stored(tmp_path: Path, campaign):
+    store = DuckDBStore(tmp_path / "honeyscope.duckdb")
+    store.migrate()
+    store.write(campaign.events[:200])
+    policy = AccessPolicy(host="127.0.0.1", port=0, loopback=True, token_hash=None, tls=False)
+    try:
+        with TestClient(create_app(store, WebSettings(), policy=policy), base_url="http://127.0.0.1") as client:
+            first = client.get("/api/overview").json()
+            assert client.get("/api/overview").json() == first and first["total"] == 200
+            [newest] = store.events(EventQuery(descending=True, limit=1))
+            later = msgspec.structs.replace(newest, event=msgspec.structs.replace(newest.event, id=new_event_id()))
+            store.write([later])  # same day, same country, sensor and CVEs: one more of each
+            again = client.get("/api/overview").json()
+            assert again["total"] == 201 and sum(again["sensors"][0]["counts"]) == 201
+            assert sum(c["count"] for c in again["countries"]) == sum(c["count"] for c in first["countries"]) + (
+                1 if newest.source.geo.country_iso_code else 0)
+    finally:
+        store.close()
 
 
 def test_live_feed_is_newest_first_and_polls_from_a_cursor(client: TestClient):

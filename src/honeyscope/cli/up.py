@@ -119,7 +119,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, layout: NodeLayou
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if ready.is_set():
-        _announce(args, node)
+        _announce(args, node, taxii=settings.web.taxii.enabled)
     try:
         await runner
     finally:
@@ -138,10 +138,12 @@ def _dashboard(settings: Settings, store: Any) -> Any:
                      tls_key=settings.web.tls_key)
 
 
-def _announce(args: argparse.Namespace, node: Node) -> None:
+def _announce(args: argparse.Namespace, node: Node, *, taxii: bool) -> None:
     listeners = node.sensor.listeners if node.sensor else []
-    print(f"honeyscope is up: decoy {' '.join(listeners) or '(not started)'}; dashboard {node.web_url or 'off'}; "
-          f"data {node.layout.data_dir}; metrics {node.metrics_url or 'off'}. Ctrl-C stops it.", flush=True)
+    taxii_url = f"{node.web_url}taxii2/" if node.web_url and taxii else None
+    print(f"honeyscope is up: decoy {' '.join(listeners) or '(not started)'}; dashboard {node.web_url or 'off'} "
+          f"(TAXII 2.1 {taxii_url or 'off'}); data {node.layout.data_dir}; metrics {node.metrics_url or 'off'}. "
+          "Ctrl-C stops it.", flush=True)
     if args.ready_file is not None:
-        info = {"listeners": listeners, "metrics": node.metrics_url, "web": node.web_url}
+        info = {"listeners": listeners, "metrics": node.metrics_url, "web": node.web_url, "taxii": taxii_url}
         args.ready_file.write_text(msgspec.json.encode(info).decode(), encoding="utf-8")

@@ -98,7 +98,8 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(store, web, policy=policy)
         server = WebServer(app, policy.host, policy.port, tls_certificate=web.tls_certificate, tls_key=web.tls_key)
         mode = "open on loopback (no token configured)" if policy.open else "access token required"
-        print(f"honeyscope dashboard on {server.url} ({mode}). Ctrl-C stops it.", flush=True)
+        taxii = f"; TAXII 2.1 at {server.url}taxii2/" if web.taxii.enabled else ""
+        print(f"honeyscope dashboard on {server.url} ({mode}){taxii}. Ctrl-C stops it.", flush=True)
         asyncio.run(_until_signal(server))
     finally:
         store.close()

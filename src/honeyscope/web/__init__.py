@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from honeyscope.web.settings import (
         TOKEN_ENV,
         AccessPolicy,
+        TaxiiSettings,
         WebSettings,
         access_policy,
         hash_token,
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "TAXII_PREFIX": "app", "create_app": "app",
     "WebServer": "server", "bind_socket": "server", "serve_web": "server",
-    "TOKEN_ENV": "settings", "AccessPolicy": "settings", "WebSettings": "settings", "access_policy": "settings",
-    "hash_token": "settings", "new_token": "settings",
+    "TOKEN_ENV": "settings", "AccessPolicy": "settings", "TaxiiSettings": "settings", "WebSettings": "settings",
+    "access_policy": "settings", "hash_token": "settings", "new_token": "settings",
 }
 
 
@@ -43,6 +44,7 @@ __all__ = [
     "TAXII_PREFIX",
     "TOKEN_ENV",
     "AccessPolicy",
+    "TaxiiSettings",
     "WebServer",
     "WebSettings",
     "access_policy",

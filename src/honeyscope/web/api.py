@@ -43,10 +43,14 @@ async def overview(request: Request) -> Response:
 
 
 async def overview_of(ctx: WebContext, request: Request) -> Overview:
-    """The overview for the request's period; the event-reading parts come from a cache (``queries.Recent``)."""
-    span = await ctx.gateway.call(queries.period, params.day(request, "from"), params.day(request, "to"))
-    latest = await ctx.insight.cache.get(("recent", span), lambda: ctx.gateway.call(queries.recent, span))
-    return await ctx.gateway.call(queries.overview, span, latest)
+    """The overview for the request's period. The event-reading parts come from a cache (``queries.Recent``,
+    at most ``analysis_cache_seconds`` old); the roll-up answer is reused while the period's events per day
+    and type, read with the period, are unchanged (no event of the period was stored since) and ``Recent``
+    is equal."""
+    span, types = await ctx.gateway.call(queries.period_counts, params.day(request, "from"), params.day(request, "to"))
+    latest = await ctx.insight.cache.get(("recent", span), lambda: ctx.gateway.call(queries.recent, span, types))
+    return await ctx.overviews.get(span, (types, latest),
+                                   lambda: ctx.gateway.call(queries.overview, span, latest, types))
 
 
 async def live(request: Request) -> Response:

@@ -28,7 +28,7 @@ from honeyscope.web import api, pages
 from honeyscope.web.auth import Authenticator, AuthMiddleware
 from honeyscope.web.charts import country_name
 from honeyscope.web.context import WebContext
-from honeyscope.web.gateway import StoreGateway
+from honeyscope.web.gateway import StampedCache, StoreGateway
 from honeyscope.web.headers import SecurityHeadersMiddleware
 from honeyscope.web.insight import Insight
 from honeyscope.web.openapi import openapi
@@ -44,14 +44,20 @@ TAXII_PREFIX = "/taxii2"
 def create_app(store: EventStore, settings: WebSettings | None = None, *, policy: AccessPolicy | None = None,
                taxii: ASGIApp | None = None) -> Starlette:
     """The web app over ``store``. ``policy`` defaults to ``access_policy(settings)``, which raises
-    ``ConfigError`` when the bind address needs a token and none is configured. ``taxii`` (the app of
-    ``honeyscope.share.taxii.taxii_app``) is mounted at ``/taxii2``, behind the same authentication."""
+    ``ConfigError`` when the bind address needs a token and none is configured. TAXII 2.1 is mounted at
+    ``/taxii2``, behind the same authentication: ``taxii`` when given (an app of
+    ``honeyscope.share.taxii.taxii_app``), else the store's export as ``settings.taxii`` describes it
+    (unless ``settings.taxii.enabled`` is false)."""
     settings = settings or WebSettings()
     policy = policy or access_policy(settings)
     gateway = StoreGateway(store)
+    if taxii is None and settings.taxii.enabled:
+        from honeyscope.web.taxii import build_taxii
+
+        taxii = build_taxii(gateway, settings.taxii)
     auth = Authenticator(policy, session_seconds=settings.session_hours * 3600)
     ctx = WebContext(settings=settings, gateway=gateway, insight=Insight(gateway, settings), auth=auth,
-                     templates=_templates())
+                     templates=_templates(), overviews=StampedCache(settings.analysis_cache_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,8 +102,7 @@ def _taxii_mount(taxii: ASGIApp | None) -> BaseRoute:
 
 
 async def _taxii_missing(request: Request) -> Response:
-    return api.api_error(404, "not_available", "TAXII 2.1 is not served here: the app was created without it "
-                         "(create_app(..., taxii=taxii_app(...)))")
+    return api.api_error(404, "not_available", "TAXII 2.1 is not served here: [web.taxii] enabled is false")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -51,6 +52,10 @@ PUBLIC_PREFIXES: Final = ("/login", "/static/")
 FORM_PATHS: Final = ("/login", "/logout")
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _BEARER_MEMORY: Final = 60.0
+#: The TAXII 2.1 server's mount point and media type (its refusals are TAXII error messages).
+_TAXII_PREFIX: Final = "/taxii2"
+_TAXII_MEDIA_TYPE: Final = "application/taxii+json;version=2.1"
+_CHALLENGES: Final = ('Bearer realm="honeyscope"', 'Basic realm="honeyscope", charset="UTF-8"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +213,7 @@ class AuthMiddleware:
                 return PlainTextResponse("This dashboard is served to loopback host names only (open mode).", 421)
             principal = Principal("open")
         else:
-            principal = await self._principal(scope, headers, jar)
+            principal = await self._principal(scope, headers, jar, path)
         if isinstance(principal, Response):
             return principal
         if principal is None and not path.startswith(PUBLIC_PREFIXES):
@@ -217,23 +222,23 @@ class AuthMiddleware:
         bearer = principal is not None and principal.how == "bearer"
         if unsafe and not bearer and path not in FORM_PATHS and \
                 not csrf_matches(jar.get(CSRF_COOKIE), headers.get(CSRF_HEADER)):
-            return JSONResponse({"error": "csrf", "detail": "missing or wrong X-CSRF-Token header"}, 403)
+            return refusal(path, 403, "csrf", "missing or wrong X-CSRF-Token header")
         if principal is not None:
             state["principal"] = principal
         return None
 
-    async def _principal(self, scope: Scope, headers: Headers, jar: dict[str, str]) -> Principal | Response | None:
+    async def _principal(self, scope: Scope, headers: Headers, jar: dict[str, str],
+                         path: str) -> Principal | Response | None:
         token = _presented_token(headers.get("authorization", ""))
         if token is not None:
             client = client_address(scope)
             if self.auth.throttled(client):
-                return JSONResponse({"error": "throttled", "detail": "too many failed attempts"}, 429)
+                return refusal(path, 429, "throttled", "too many failed attempts")
             if await self.auth.check_token(token):
                 return Principal("bearer")
             self.auth.failed(client)
             log.warning("web: rejected an access token from %s", client)
-            return JSONResponse({"error": "unauthorized", "detail": "invalid token"}, 401,
-                                headers={"WWW-Authenticate": 'Bearer realm="honeyscope"'})
+            return refusal(path, 401, "unauthorized", "invalid token")
         session_id = jar.get(SESSION_COOKIE)
         if self.auth.session_valid(session_id):
             return Principal("session", session_id)
@@ -264,10 +269,24 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def refusal(path: str, status: int, error: str, detail: str) -> Response:
+    """A refusal as the client at ``path`` reads one: a TAXII error message under ``/taxii2``, else
+    ``{"error", "detail"}``; a 401 carries the authentication challenges."""
+    if path == _TAXII_PREFIX or path.startswith(_TAXII_PREFIX + "/"):
+        body = {"title": error.capitalize(), "description": detail, "http_status": str(status)}
+        response: Response = Response(json.dumps(body), status, media_type=_TAXII_MEDIA_TYPE)
+    else:
+        response = JSONResponse({"error": error, "detail": detail}, status)
+    if status == 401:
+        for challenge in _CHALLENGES:
+            response.headers.append("WWW-Authenticate", challenge)
+    return response
+
+
 def _challenge(path: str, query: bytes) -> Response:
-    if path.startswith(("/api/", "/taxii2", "/export/")):
-        return JSONResponse({"error": "unauthorized", "detail": "send Authorization: Bearer <token> or log in"}, 401,
-                            headers={"WWW-Authenticate": 'Bearer realm="honeyscope"'})
+    if path.startswith(("/api/", _TAXII_PREFIX, "/export/")):
+        return refusal(path, 401, "unauthorized",
+                       "send Authorization: Bearer <token> (or HTTP Basic with the token as password), or log in")
     target = path + ("?" + query.decode("latin-1") if query else "")
     return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from honeyscope.web.auth import Authenticator
-from honeyscope.web.gateway import StoreGateway
+from honeyscope.web.gateway import StampedCache, StoreGateway
 from honeyscope.web.insight import Insight
 from honeyscope.web.settings import WebSettings
 
@@ -20,6 +20,8 @@ class WebContext:
     insight: Insight
     auth: Authenticator
     templates: Jinja2Templates
+    #: Overviews by period, valid while the period's roll-up counts are unchanged.
+    overviews: StampedCache
 
 
 def context(request: Request) -> WebContext:

@@ -2,7 +2,9 @@
 
 The overview is answered from the daily roll-up (its cost does not grow with the number of events) plus
 ``Recent``: the newest event, the busiest sources of the last 24 hours and the sensors' lifecycle reports,
-which read events and are therefore reused for a minute.
+which read events and are therefore reused for a minute. It reads the roll-up in six queries: events per day
+and type for the whole store (which also gives the period and the overview cache's stamp), then per day by
+country, CVE and sensor (the rankings are summed from these) and the top ASNs and personas.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Final
 from honeyscope.analysis.sessions import SessionBuilder, SessionSummary
 from honeyscope.events import Event
 from honeyscope.events.schema import SensorLifecycleEvent
-from honeyscope.store.base import DailyCount, EventQuery, EventStore
+from honeyscope.store.base import DailyCount, EventQuery, EventStore, KeyCount
 from honeyscope.web.charts import country_name
 from honeyscope.web.models import Count, Overview, Period, SensorHealth, Series, SourceRow
 
@@ -44,8 +46,22 @@ def newest_day(store: EventStore) -> date | None:
 
 def period(store: EventStore, first: date | None, last: date | None, days: int = DEFAULT_DAYS) -> Period:
     """The days to show: as asked, else the ``days`` ending at the newest event (or today when empty)."""
+    return _span(first, last, newest_day(store) if last is None else last, days)
+
+
+def period_counts(store: EventStore, first: date | None, last: date | None,
+                  days: int = DEFAULT_DAYS) -> tuple[Period, tuple[DailyCount, ...]]:
+    """``period`` and the events per day and type within it, from one roll-up read. Every stored event
+    counts once under its type, so these counts change whenever an event of the period is stored: they
+    are what tells the overview cache that its answer is out of date."""
+    rows = store.daily_counts("type")
+    span = _span(first, last, max((row.day for row in rows), default=None) if last is None else last, days)
+    return span, tuple(row for row in rows if span.first <= row.day <= span.last)
+
+
+def _span(first: date | None, last: date | None, newest: date | None, days: int) -> Period:
     if last is None:
-        last = newest_day(store) or datetime.now(UTC).date()
+        last = newest or datetime.now(UTC).date()
     if first is None:
         first = last - timedelta(days=days - 1)
     if first > last:
@@ -69,39 +85,59 @@ class Recent:
     reports: dict[str, SensorLifecycleEvent]
 
 
-def recent(store: EventStore, span: Period) -> Recent:
+def recent(store: EventStore, span: Period, types: Sequence[DailyCount] | None = None) -> Recent:
+    """``Recent`` for ``span``. ``types`` (the period's events per day and type, read already or read here)
+    says which days hold lifecycle reports: they are read from the first such day of the period on, and not
+    at all when the period has none (PostgreSQL would otherwise walk its whole ``ts`` index looking for
+    the newest 200)."""
     start, end = utc_start(span.first), utc_start(span.last + timedelta(days=1))
     newest = store.events(EventQuery(start=start, end=end, descending=True, limit=1))
     moment = newest[0].timestamp if newest else None
+    if types is None:
+        types = store.daily_counts("type", start, end)
+    days = [row.day for row in types if row.key == "sensor.lifecycle" and row.count and span.first <= row.day]
     reports: dict[str, SensorLifecycleEvent] = {}
-    for event in store.events(EventQuery(end=end, event_type="sensor.lifecycle", descending=True, limit=200)):
-        if isinstance(event, SensorLifecycleEvent):
-            reports.setdefault(event.observer.name, event)
+    if days:
+        query = EventQuery(start=utc_start(min(days)), end=end, event_type="sensor.lifecycle", descending=True,
+                           limit=200)
+        for event in store.events(query):
+            if isinstance(event, SensorLifecycleEvent):
+                reports.setdefault(event.observer.name, event)
     return Recent(newest=moment, sources=top_sources(store, moment), reports=reports)
 
 
-def overview(store: EventStore, span: Period, latest: Recent) -> Overview:
-    """Everything the overview page draws for ``span``: roll-up reads only, plus ``latest``."""
+def overview(store: EventStore, span: Period, latest: Recent,
+             types: Sequence[DailyCount] | None = None) -> Overview:
+    """Everything the overview page draws for ``span``: roll-up reads only, plus ``latest``. ``types``: the
+    period's events per day and type when the caller has read them already (``period_counts``)."""
     start, end = utc_start(span.first), utc_start(span.last + timedelta(days=1))
     days = day_list(span)
-    countries = store.top("country", start, end, limit=250)
-    cves = store.top("cve", start, end, limit=20)
+    type_rows = store.daily_counts("type", start, end) if types is None else types
+    country_rows = store.daily_counts("country", start, end)
+    cve_rows = store.daily_counts("cve", start, end)
+    countries, cves, by_type = ranked(country_rows, 250), ranked(cve_rows, 20), ranked(type_rows)
     as_names = {str(s.asn): s.as_org for s in latest.sources if s.asn is not None and s.as_org}
-    by_type = store.top("type", start, end, limit=10)
     return Overview(
         period=span, days=days, total=sum(row.count for row in by_type),
-        by_type=[Count(key=row.key, count=row.count) for row in by_type],
+        by_type=[Count(key=row.key, count=row.count) for row in by_type[:10]],
         countries=[Count(key=row.key, count=row.count, label=country_name(row.key)) for row in countries],
-        countries_daily=series(store.daily_counts("country", start, end), days, [c.key for c in countries],
-                               label=country_name),
+        countries_daily=series(country_rows, days, [c.key for c in countries], label=country_name),
         cves=[Count(key=row.key, count=row.count) for row in cves],
-        cves_daily=series(store.daily_counts("cve", start, end), days, [c.key for c in cves]),
+        cves_daily=series(cve_rows, days, [c.key for c in cves]),
         asns=[Count(key=row.key, count=row.count, label=as_names.get(row.key))
               for row in store.top("asn", start, end, limit=10)],
         personas=[Count(key=row.key, count=row.count) for row in store.top("persona", start, end, limit=10)],
         sensors=sensor_health(store.daily_counts("sensor", start, end), days, latest.reports),
         top_sources=latest.sources, newest_event=latest.newest,
     )
+
+
+def ranked(rows: Iterable[DailyCount], limit: int | None = None) -> list[KeyCount]:
+    """Daily counts summed per key, largest first (ties by key), as ``EventStore.top`` ranks them."""
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row.key] += row.count
+    return [KeyCount(key, count) for key, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def top_sources(store: EventStore, newest: datetime | None, hours: int = SOURCE_HOURS) -> list[SourceRow]:

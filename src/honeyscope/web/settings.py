@@ -35,6 +35,23 @@ _SCRYPT_P: Final = 1
 _HASH_PREFIX: Final = "scrypt"
 
 
+class TaxiiSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[web.taxii]``: the read-only TAXII 2.1 server the dashboard serves at ``/taxii2/`` (same token)."""
+
+    #: Serve TAXII 2.1 at ``/taxii2/``.
+    enabled: bool = True
+    #: Name of the sensor network's STIX ``identity`` (the producer of every object) and of the server.
+    network_name: str = "honeyscope sensor network"
+    #: TLP 2.0 marking of every object: ``clear``, ``green``, ``amber``, ``amber+strict`` or ``red``.
+    tlp: str = "amber"
+    #: Whole UTC days of events in the collection, ending at the newest event (0: every event).
+    days: int = 30
+    #: Seconds one export is reused (a client paging through the collection reads one export).
+    cache_seconds: float = 60.0
+    #: Only events that matched a detection rule.
+    only_detected: bool = False
+
+
 class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``[web]``: where the dashboard listens and who may read it."""
 
@@ -59,6 +76,8 @@ class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     max_analysis_events: int = 200_000
     #: Seconds an analysis result (sessions, clusters, attribution, trends) is reused before recomputing.
     analysis_cache_seconds: float = 60.0
+    #: ``[web.taxii]``: the TAXII 2.1 server at ``/taxii2/``.
+    taxii: TaxiiSettings = msgspec.field(default_factory=TaxiiSettings)
 
 
 @dataclass(frozen=True, slots=True)

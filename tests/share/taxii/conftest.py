@@ -1,4 +1,4 @@
-"""A real TAXII server: the app mounted under /taxii (as the web app mounts it), served by uvicorn on
+"""A real TAXII server: the app mounted at /taxii2 (as the web app mounts it), served by uvicorn on
 127.0.0.1 on a free port, in a thread, stopped after the test."""
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def live_taxii() -> Callable[..., Any]:
 
     @contextmanager
     def start(source: Any, **options: Any) -> Iterator[str]:
-        app = Starlette(routes=[Mount("/taxii", app=taxii_app(source, title="honeyscope test", **options))])
+        app = Starlette(routes=[Mount("/taxii2", app=taxii_app(source, title="honeyscope test", **options))])
         with serve(app) as base:
-            yield f"{base}/taxii/taxii2/"
+            yield f"{base}/taxii2/"
 
     return start
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from honeyscope.config import StoreSettings
@@ -19,29 +21,43 @@ from honeyscope.store import open_store
 ACCEPT = {"Accept": MEDIA_TYPE}
 
 
+def mounted(app: Any, at: str = "/taxii2") -> TestClient:
+    return TestClient(Starlette(routes=[Mount(at, app=app)]))
+
+
 @pytest.fixture
 def client(memory_source) -> TestClient:
-    return TestClient(taxii_app(memory_source, title="honeyscope test", max_page=50, default_page=10))
+    return mounted(taxii_app(memory_source, title="honeyscope test", max_page=50, default_page=10))
 
 
 def objects_url(collection_info: Any) -> str:
-    return f"/api/collections/{collection_info.id}/objects/"
+    return f"/taxii2/api/collections/{collection_info.id}/objects/"
 
 
 def test_every_answer_has_the_taxii_media_type(client, collection_info):
-    paths = ["/taxii2/", "/api/", "/api/collections/", f"/api/collections/{collection_info.id}/",
-             objects_url(collection_info), f"/api/collections/{collection_info.id}/manifest/", "/api/nothing/"]
+    api = "/taxii2/api"
+    paths = ["/taxii2/", f"{api}/", f"{api}/collections/", f"{api}/collections/{collection_info.id}/",
+             objects_url(collection_info), f"{api}/collections/{collection_info.id}/manifest/", f"{api}/nothing/"]
     for path in paths:
         assert client.get(path, headers=ACCEPT).headers["content-type"] == MEDIA_TYPE, path
-    discovery = client.get("/taxii2/", headers=ACCEPT).json()
-    assert discovery["api_roots"] == ["http://testserver/api/"] and discovery["default"] == "http://testserver/api/"
+
+
+def test_discovery_names_the_api_root_beside_it_wherever_the_app_is_mounted(memory_source):
+    for mount, url in (("/taxii2", "http://testserver/taxii2/api/"), ("/feeds/cert", "http://testserver/feeds/cert/api/")):
+        client = mounted(taxii_app(memory_source, title="honeyscope test", api_root="api"), mount)
+        discovery = client.get(mount + "/", headers=ACCEPT).json()
+        assert discovery["api_roots"] == [url] and discovery["default"] == url
+        assert client.get(url, headers=ACCEPT).json()["versions"] == [MEDIA_TYPE]
+    on_tls = TestClient(Starlette(routes=[Mount("/taxii2", app=taxii_app(memory_source, title="t"))]),
+                        base_url="https://cert.example:8443")
+    assert on_tls.get("/taxii2/", headers=ACCEPT).json()["default"] == "https://cert.example:8443/taxii2/api/"
 
 
 @pytest.mark.parametrize(("method", "path", "status", "title"), [
-    ("GET", "/api/collections/00000000-0000-4000-8000-000000000000/objects/", 404, "Collection not found"),
-    ("GET", "/api/nowhere/", 404, "Not found"),
-    ("PUT", "/api/collections/", 405, "Method not allowed"),
-    ("GET", "/api/status/1234/", 404, "Status not found"),
+    ("GET", "/taxii2/api/collections/00000000-0000-4000-8000-000000000000/objects/", 404, "Collection not found"),
+    ("GET", "/taxii2/api/nowhere/", 404, "Not found"),
+    ("PUT", "/taxii2/api/collections/", 405, "Method not allowed"),
+    ("GET", "/taxii2/api/status/1234/", 404, "Status not found"),
 ])
 def test_errors_are_taxii_error_messages(client, method, path, status, title):
     answer = client.request(method, path, headers=ACCEPT)
@@ -109,10 +125,10 @@ def test_store_source_serves_the_window_and_refreshes_after_its_ttl(tmp_path: Pa
     clock = Clock()
     source = StoreSource.from_store(store, options=StixOptions(network_name="Example CERT"), window=timedelta(days=6),
                                     ttl=30, now=lambda: clock.now, monotonic=lambda: clock.seconds)
-    client = TestClient(taxii_app(source, title="Example CERT"))
-    [info] = client.get("/api/collections/", headers=ACCEPT).json()["collections"]
+    client = mounted(taxii_app(source, title="Example CERT"))
+    [info] = client.get("/taxii2/api/collections/", headers=ACCEPT).json()["collections"]
     assert info["title"] == "Example CERT: observations (TLP:AMBER)" and info["can_write"] is False
-    url = f"/api/collections/{info['id']}/objects/?match[type]=sighting&limit=1000"
+    url = f"/taxii2/api/collections/{info['id']}/objects/?match[type]=sighting&limit=1000"
     before = client.get(url, headers=ACCEPT).json()["objects"]
     assert {s["first_seen"][:10] for s in before} == {"2021-03-04"}  # 6 whole days before 2021-03-10 (today)
     store.write([request("198.18.9.9", datetime(2021, 3, 9, 8, 0, tzinfo=UTC), number=999)])

@@ -1,7 +1,7 @@
 """TAXII 2.1 server (read-only) for the STIX export, as a Starlette application.
 
     source = StoreSource.from_store(store, options=StixOptions(network_name="Example CERT honeypots"))
-    app.mount("/taxii", taxii_app(source, title="Example CERT honeypots", auth_check=is_logged_in))
+    app.mount("/taxii2", taxii_app(source, title="Example CERT honeypots", auth_check=is_logged_in))
 
 Endpoints, filters, paging and what ``date_added`` means: docs/sharing.md ("TAXII 2.1").
 """

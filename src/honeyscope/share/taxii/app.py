@@ -1,14 +1,17 @@
-"""A read-only TAXII 2.1 server as a Starlette application, to mount in the web app or run alone.
+"""A read-only TAXII 2.1 server as a Starlette application, to mount at ``/taxii2`` (the web app does).
 
-    app.mount("/taxii", taxii_app(StoreSource.from_store(store), title="Example CERT honeypots"))
+    app.mount("/taxii2", taxii_app(StoreSource.from_store(store), title="Example CERT honeypots"))
 
-Endpoints (OASIS TAXII 2.1, §4–5): discovery ``/taxii2/``; API root ``/<api_root>/``; collections; a
-collection; its objects (``added_after``, ``limit``/``next``, ``match[id|type|version|spec_version]``) and
-manifest; one object and its versions. Every answer is ``application/taxii+json;version=2.1``; errors are
-TAXII error messages. Writing is refused: POST and DELETE answer 403 (collections say ``can_write: false``).
+Routes are relative to the mount point: discovery is the mount itself (``/taxii2/``, the path OASIS TAXII 2.1
+gives server discovery) and the API root sits beside it (``/taxii2/<api_root>/``), so the app works wherever it is
+mounted. Endpoints (OASIS TAXII 2.1, §4–5): discovery; API root; collections; a collection; its objects
+(``added_after``, ``limit``/``next``, ``match[id|type|version|spec_version]``) and manifest; one object and its
+versions. Every answer is ``application/taxii+json;version=2.1``; errors are TAXII error messages. Writing is
+refused: POST and DELETE answer 403 (collections say ``can_write: false``).
 
 ``auth_check(request)`` (sync or async) decides whether a request may read; when it returns false the answer
-is 401. The web app passes its own session/token check; without one the server is open.
+is 401. The web app authenticates in its own middleware instead; without either the server is open.
+Source methods run in Starlette's worker threads.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.routing import Route
 
 from honeyscope.share.taxii.query import BadQueryError, Page, parse_query, select, taxii_time, version_of
 from honeyscope.share.taxii.source import CollectionInfo, ObjectSource, StoredObject
+from honeyscope.store.base import StoreUnavailableError
 
 __all__ = ["MEDIA_TYPE", "STIX_MEDIA_TYPE", "taxii_app"]
 
@@ -47,13 +51,14 @@ class _TaxiiError(Exception):
 def taxii_app(source: ObjectSource, *, title: str, description: str = "", auth_check: AuthCheck | None = None,
               api_root: str = "api", max_page: int = 1000, default_page: int = 100,
               contact: str | None = None) -> Starlette:
-    """The TAXII 2.1 server for ``source`` (one API root, named ``api_root``, holding its collections)."""
+    """The TAXII 2.1 server for ``source`` (one API root, named ``api_root``, holding its collections):
+    discovery at the mount point, the API root at ``<mount>/<api_root>/``."""
     root = f"/{api_root.strip('/')}"
     server = _Server(source, title=title, description=description, auth_check=auth_check, root=root,
                      max_page=max_page, default_page=default_page, contact=contact)
     collection = root + "/collections/{collection_id}"
     routes = [
-        Route("/taxii2/", server.discovery, methods=["GET"]),
+        Route("/", server.discovery, methods=["GET"]),
         Route(root + "/", server.api_root, methods=["GET"]),
         Route(root + "/collections/", server.collections, methods=["GET"]),
         Route(collection + "/", server.collection, methods=["GET"]),
@@ -63,7 +68,8 @@ def taxii_app(source: ObjectSource, *, title: str, description: str = "", auth_c
         Route(collection + "/objects/{object_id}/versions/", server.versions, methods=["GET"]),
         Route(root + "/status/{status_id}/", server.status, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, _TaxiiError: _taxii_error})
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, _TaxiiError: _taxii_error,
+                                                        StoreUnavailableError: _unavailable})
 
 
 def _respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -107,9 +113,9 @@ class _Server:
 
     async def discovery(self, request: Request) -> Response:
         await self._admit(request)
-        # the API root beside the discovery URL the client used, wherever the app is mounted
+        # Absolute, beside the discovery URL the client used (scheme, host and mount point included).
         here = str(request.url.replace(query="", fragment=""))
-        root = here.removesuffix("/").removesuffix("/taxii2") + self.root + "/"
+        root = here.removesuffix("/") + self.root + "/"
         body = {"title": self.title, "default": root, "api_roots": [root]}
         if self.description:
             body["description"] = self.description
@@ -202,6 +208,10 @@ class _Server:
         if objects is None:
             raise _TaxiiError(404, "Collection not found", "no collection with this id on this API root")
         return await run_in_threadpool(select, objects, query)
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    return _respond({"title": "Store unavailable", "description": str(error), "http_status": "503"}, 503)
 
 
 def _collection(info: CollectionInfo) -> dict[str, Any]:

@@ -112,7 +112,8 @@ class StoreSource:
             id=str(uuid.uuid5(HONEYSCOPE_NAMESPACE, f"taxii-collection\x1f{name}\x1f{self.options.tlp}")),
             title=f"{name}: observations (TLP:{self.options.tlp.upper()})", alias="honeyscope",
             description="Sightings, observed data and indicators of attacks on the decoys, attack patterns, "
-                        "vulnerabilities and attribution, as STIX 2.1 objects." + (
+                        "vulnerabilities" + (" and attribution" if clusters is not None else "")
+                        + ", as STIX 2.1 objects." + (
                             f" Events of the last {window.days} days." if window is not None else ""))
 
     @classmethod
