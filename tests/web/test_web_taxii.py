@@ -1,18 +1,22 @@
 """The TAXII 2.1 server inside the dashboard: a real ``honeyscope web`` over a simulated campaign, read by
 ``taxii2-client`` (discovery → API root → collections → paged objects, ``added_after``, manifest) with the
-access token as HTTP Basic password; and the same app refusing requests without credentials when it is
-bound to a non-loopback address."""
+access token as HTTP Basic password, with the attribution ``honeyscope export stix`` gives the same store;
+the collection without attribution when ``attribution_minutes = 0``; and the same app refusing requests
+without credentials when it is bound to a non-loopback address."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +27,7 @@ from taxii2client.v21 import Server, as_pages
 from honeyscope.config import ConfigError
 from honeyscope.share.taxii import MEDIA_TYPE
 from honeyscope.share.tlp import TLP_MARKING_IDS
+from honeyscope.store.duckdb import DuckDBStore
 from honeyscope.web import TaxiiSettings, WebSettings, access_policy, create_app, hash_token
 from honeyscope.web.settings import TOKEN_ENV
 
@@ -47,7 +52,23 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dashboard(simulated: Path) -> Iterator[str]:
+def exported(simulated: Path) -> dict[str, Any]:
+    """``honeyscope export stix`` of the whole simulated store (run before the dashboard locks it), and a
+    copy of the store for a second app."""
+    output = simulated.parent / "export.stix.json"
+    result = subprocess.run([sys.executable, "-m", "honeyscope", "export", "stix", "--data", str(simulated), "--name",
+                             NETWORK, "--tlp", "green", "--quiet", "--output", str(output)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    copy = simulated.parent / "copy"
+    copy.mkdir()
+    shutil.copy(simulated / "honeyscope.duckdb", copy / "honeyscope.duckdb")
+    bundle: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def dashboard(simulated: Path, exported: dict[str, Any]) -> Iterator[str]:
     """``honeyscope web`` on 127.0.0.1 with an access token configured; yields its base URL."""
     config = simulated.parent / "honeyscope.toml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -85,7 +106,8 @@ def dashboard(simulated: Path) -> Iterator[str]:
                     stream.close()
 
 
-def test_taxii2_client_reads_the_running_dashboard_with_the_token_as_basic_password(dashboard: str):
+def test_taxii2_client_reads_the_running_dashboard_with_the_token_as_basic_password(dashboard: str,
+                                                                                   exported: dict[str, Any]):
     with pytest.raises(requests.HTTPError) as refused:
         Server(dashboard + "taxii2/").refresh()
     assert refused.value.response.status_code == 401
@@ -118,6 +140,44 @@ def test_taxii2_client_reads_the_running_dashboard_with_the_token_as_basic_passw
              for obj in page["objects"]]
     assert later == [entry["id"] for entry in manifest if entry["date_added"] > middle]
     assert 0 < len(later) < len(ids)
+
+    # the judgement of ``honeyscope export stix`` on the same store: same actors, same ids, same confidences
+    attributed = [obj for obj in objects if obj.get("relationship_type") == "attributed-to"]
+    actors = {obj["id"]: obj["name"] for obj in objects if obj["type"] == "intrusion-set"}
+    assert {"Tick", "Winnti Group", "LuckyMouse", "Mikroceen"} <= set(actors.values())
+    assert attributed and all(isinstance(obj["confidence"], int) and 0 < obj["confidence"] <= 100
+                              and obj["target_ref"] in actors for obj in attributed)
+    campaigns = {obj["id"] for obj in objects if obj["type"] == "campaign"}
+    assert {obj["source_ref"] for obj in attributed} == campaigns
+    by_export = [obj for obj in exported["objects"] if obj.get("relationship_type") == "attributed-to"]
+    assert sorted((o["id"], o["target_ref"], o["confidence"]) for o in attributed) == sorted(
+        (o["id"], o["target_ref"], o["confidence"]) for o in by_export)
+
+
+def test_attribution_minutes_zero_leaves_attribution_out(simulated: Path, exported: dict[str, Any]):
+    settings = WebSettings(taxii=TaxiiSettings(attribution_minutes=0))
+    store = DuckDBStore(simulated.parent / "copy" / "honeyscope.duckdb")
+    try:
+        client = TestClient(create_app(store, settings, policy=access_policy(settings, environ={})),
+                            base_url="http://127.0.0.1")
+        [collection] = client.get("/taxii2/api/collections/").json()["collections"]
+        assert "attribution" not in collection["description"]
+        objects: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "1000"}
+        for _ in range(50):  # every page (the server caps a page's size)
+            page = client.get(f"/taxii2/api/collections/{collection['id']}/objects/", params=params,
+                              headers={"Accept": MEDIA_TYPE}).json()
+            objects += page["objects"]
+            if not page["more"]:
+                break
+            params = {"limit": "1000", "next": page["next"]}
+    finally:
+        store.close()
+    kinds = {obj["type"] for obj in objects}
+    assert {"identity", "sighting", "indicator"} <= kinds and not page["more"]
+    assert not kinds & {"campaign", "intrusion-set", "threat-actor"}
+    assert not [obj for obj in objects if obj.get("relationship_type") == "attributed-to"]
+    assert any(obj.get("relationship_type") == "attributed-to" for obj in exported["objects"])
 
 
 def test_taxii_answers_are_taxii_media_and_writes_are_refused(dashboard: str):

@@ -384,11 +384,9 @@ def _attributed(args: argparse.Namespace, store: EventStore, start: datetime | N
                 end: datetime | None) -> list[AttributedCluster]:
     if args.no_attribution:
         return []
-    from honeyscope.share.stix.actors import attribute_events
+    from honeyscope.share.stix.attributed import attribute_store, intel_paths
 
-    local = args.data.resolve() / "intel"
-    intel = [*([local] if local.is_dir() else []), *args.intel]
-    return attribute_events(_read(store, start, end, event_type=None), intel=intel)
+    return attribute_store(store, start, end, intel=intel_paths(args.data, args.intel))
 
 
 @contextlib.contextmanager

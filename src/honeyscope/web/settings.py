@@ -50,6 +50,11 @@ class TaxiiSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     cache_seconds: float = 60.0
     #: Only events that matched a detection rule.
     only_detected: bool = False
+    #: Minutes attribution (campaigns ``attributed-to`` intrusion sets with a confidence, as ``honeyscope
+    #: export stix`` adds) is reused before it is recomputed in the background (0: no attribution).
+    attribution_minutes: float = 15.0
+    #: Extra intel files or directories for that attribution (as ``export stix --intel``).
+    intel: tuple[str, ...] = ()
 
 
 class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -8,6 +8,7 @@ Endpoints, filters, paging and what ``date_added`` means: docs/sharing.md ("TAXI
 
 from honeyscope.share.taxii.app import MEDIA_TYPE, STIX_MEDIA_TYPE, AuthCheck, taxii_app
 from honeyscope.share.taxii.source import (
+    BackgroundClusters,
     CollectionInfo,
     MemorySource,
     ObjectSource,
@@ -20,6 +21,7 @@ __all__ = [
     "MEDIA_TYPE",
     "STIX_MEDIA_TYPE",
     "AuthCheck",
+    "BackgroundClusters",
     "CollectionInfo",
     "MemorySource",
     "ObjectSource",
