@@ -62,23 +62,17 @@ def test_republished_event_ids_are_dropped_within_the_window(nats_server: NatsSe
 
 
 def test_events_go_on_the_sensor_subject(nats_server: NatsServer) -> None:
+    """Read back from the stream by subject: a core subscriber may miss a fast-ingest batch publish (3 in
+    50 runs), while the stream — what collectors consume — always has it."""
     async def scenario() -> None:
-        bus = await connect_nats(settings(nats_server), name="test")
+        configured = settings(nats_server)
+        bus = await connect_nats(configured, name="test")
         client = await nats.connect(nats_server.url)
-        seen: list[str] = []
-
-        async def record(msg: Any) -> None:
-            seen.append(msg.subject)
-
         try:
-            await client.subscribe("honeyscope.events.>", cb=record)
-            await client.flush()
             await bus.publisher().publish(events([1], sensor="web.dmz 1"))
-            for _ in range(500):  # bounded: at most 10 s on a loaded machine
-                if seen:
-                    break
-                await asyncio.sleep(0.02)
-            assert set(seen) == {"honeyscope.events.web_dmz_1"}
+            stored = await client.jetstream().get_last_msg(configured.stream, "honeyscope.events.web_dmz_1")
+            assert stored.subject == "honeyscope.events.web_dmz_1"
+            assert stored.data == b'{"event":{"id":"id-1"}}'
         finally:
             await client.close()
             await bus.close()
