@@ -5,24 +5,20 @@ are visible. Screenshots go to ``$HONEYSCOPE_TEST_ARTIFACTS/report`` (default: p
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from honeyscope.testing.browser import MISSING, artifact_directory, chromium_path, headless_chromium
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason=MISSING)
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    root = os.environ.get("HONEYSCOPE_TEST_ARTIFACTS")
-    directory = Path(root) / "report" if root else tmp_path_factory.getbasetemp() / "report-artifacts"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = artifact_directory("report", tmp_path_factory.getbasetemp())
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         print(f"\nreport screenshots: {directory}")
@@ -31,11 +27,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Con
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else
-                                              shutil.which("chromium"), headless=True)
+    with headless_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_report_runs_no_script_and_shows_its_charts(simulated, browser, artifacts: Path, tmp_path: Path) -> None:

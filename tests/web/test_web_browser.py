@@ -8,8 +8,6 @@ not run a script, trip the Content-Security-Policy or widen the page.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,19 +19,16 @@ import pytest
 from honeyscope.events.ids import new_event_id
 from honeyscope.events.schema import HttpRequestEvent, UserAgent
 from honeyscope.store.duckdb import DuckDBStore
+from honeyscope.testing.browser import MISSING, artifact_directory, chromium_path, headless_chromium
 from honeyscope.web import WebSettings, access_policy, create_app
 
-CHROMIUM = "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason=MISSING)
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    root = os.environ.get("HONEYSCOPE_TEST_ARTIFACTS")
-    directory = Path(root) / "web" if root else tmp_path_factory.getbasetemp() / "web-artifacts"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = artifact_directory("web", tmp_path_factory.getbasetemp())
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         print(f"\nweb browser screenshots: {directory}")
@@ -42,11 +37,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Con
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else
-                                              shutil.which("chromium"), headless=True)
+    with headless_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
