@@ -16,8 +16,7 @@ from honeyscope.config import StoreSettings
 from honeyscope.events.schema import HttpRequestEvent
 from honeyscope.share.stix.synthetic import CAMPAIGN_START, campaign_events, hostile_events
 from honeyscope.store import open_store
-from honeyscope.store.postgres import PostgresStore
-from honeyscope.testing.postgres import PostgresServer, PostgresUnavailableError
+from honeyscope.testing.postgres import PostgresUnavailableError, database_holding
 
 
 @pytest.fixture(scope="module")
@@ -124,21 +123,10 @@ def test_a_spool_export_takes_the_period_too(data_dir: Path, events: list[HttpRe
 def postgres_dsn(events: list[HttpRequestEvent]) -> Iterator[str]:
     """A real PostgreSQL holding the same events (skipped when PostgreSQL cannot run here)."""
     try:
-        server = PostgresServer()
-        server.start()
-    except (PostgresUnavailableError, OSError) as error:
+        with database_holding(events, "ecs") as dsn:
+            yield dsn
+    except (PostgresUnavailableError, OSError) as error:  # raised by the start, before the yield
         pytest.skip(f"PostgreSQL unavailable: {error}")
-    try:
-        dsn = server.create_database("ecs")
-        store = PostgresStore(dsn)
-        try:
-            store.migrate()
-            store.write(events)
-        finally:
-            store.close()
-        yield dsn
-    finally:
-        server.cleanup()
 
 
 def test_export_from_postgresql(postgres_dsn: str, events: list[HttpRequestEvent], tmp_path: Path):

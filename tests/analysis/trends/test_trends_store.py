@@ -20,8 +20,7 @@ from honeyscope.events.ids import UuidV7
 from honeyscope.events.schema import Endpoint, EventMeta, Honeyscope, HsConnection, Observer
 from honeyscope.store import open_store
 from honeyscope.store.duckdb import DuckDBStore
-from honeyscope.store.postgres import PostgresStore
-from honeyscope.testing.postgres import PostgresServer, PostgresUnavailableError
+from honeyscope.testing.postgres import PostgresUnavailableError, database_holding
 
 START, ONSET, DAYS, OUTAGE = date(2021, 2, 1), date(2021, 3, 3), 60, date(2021, 2, 20)
 
@@ -172,21 +171,10 @@ def test_a_bad_trends_section_is_one_clear_line(tmp_path: Path, capsys: pytest.C
 def postgres_dsn() -> Iterator[str]:
     """A real PostgreSQL holding the same events (the test is skipped when PostgreSQL cannot run here)."""
     try:
-        server = PostgresServer()
-        server.start()
-    except (PostgresUnavailableError, OSError) as error:
+        with database_holding(_events(), "trends") as dsn:
+            yield dsn
+    except (PostgresUnavailableError, OSError) as error:  # raised by the start, before the yield
         pytest.skip(f"PostgreSQL unavailable: {error}")
-    try:
-        dsn = server.create_database("trends")
-        store = PostgresStore(dsn)
-        try:
-            store.migrate()
-            store.write(_events())
-        finally:
-            store.close()
-        yield dsn
-    finally:
-        server.cleanup()
 
 
 def test_country_by_cve_on_postgresql(postgres_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
