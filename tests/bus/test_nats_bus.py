@@ -47,8 +47,9 @@ async def drain(subscriber: NatsSubscriber, *, ack: bool = True, timeout: float 
 
 @pytest.mark.parametrize("batches", [True, False], ids=["fast-ingest", "ack-per-event"])
 def test_republished_event_ids_are_dropped_within_the_window(nats_server: NatsServer, batches: bool) -> None:
+    """One message per event (``pack_bytes = 0``): JetStream drops every re-sent event id."""
     async def scenario() -> None:
-        bus = await connect_nats(settings(nats_server, publish_batches=batches), name="test")
+        bus = await connect_nats(settings(nats_server, publish_batches=batches, pack_bytes=0), name="test")
         assert bus.batch_publishing is batches
         publisher = bus.publisher()
         await publisher.publish(events(range(100)))
@@ -56,6 +57,68 @@ def test_republished_event_ids_are_dropped_within_the_window(nats_server: NatsSe
         got = await drain(await bus.subscriber())
         assert sorted(d.event_id for d in got) == sorted(f"id-{i}" for i in range(150))
         assert all(d.payload == b'{"event":{"id":"%s"}}' % d.event_id.encode() for d in got)
+        await bus.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("batches", [True, False], ids=["fast-ingest", "ack-per-event"])
+def test_packed_events_arrive_one_delivery_each_and_a_resent_batch_is_dropped(nats_server: NatsServer,
+                                                                               batches: bool) -> None:
+    """Packs of 1 KiB (40 events of 24-25 bytes each): a batch re-sent as it was is dropped by JetStream;
+    one that overlaps differently brings the overlap again (the store drops those), never fewer."""
+    async def scenario() -> None:
+        bus = await connect_nats(settings(nats_server, publish_batches=batches, pack_bytes=1024), name="test")
+        publisher = bus.publisher()
+        await publisher.publish(events(range(100)))
+        await publisher.publish(events(range(100)))  # the same batch again: same packs, same message ids
+        client = await nats.connect(nats_server.url)
+        try:
+            info = await client.jetstream().stream_info(bus.settings.stream)
+            assert info.state.messages == 3  # 100 events in packs of at most 1 KiB
+        finally:
+            await client.close()
+        await publisher.publish(events(range(50, 150)))
+        got = await drain(await bus.subscriber())
+        ids = [d.event_id for d in got]
+        assert set(ids) == {f"id-{i}" for i in range(150)}
+        assert len(ids) < 250 and ids.count("id-149") == 1 and ids.count("id-0") == 1
+        assert all(d.payload == b'{"event":{"id":"%s"}}' % d.event_id.encode() for d in got)
+        await bus.close()
+
+    run(scenario())
+
+
+def test_a_pack_is_acknowledged_only_with_its_last_event(nats_server: NatsServer) -> None:
+    """Events of one pack handed out over two fetches: acking the first part leaves the pack pending, so
+    it comes back whole after ack_wait; acking all of it removes it."""
+    async def scenario() -> None:
+        bus = await connect_nats(settings(nats_server, ack_wait=1.0), name="test")
+        await bus.publisher().publish(events(range(10)))
+        subscriber = await bus.subscriber()
+        first = await subscriber.fetch(4, 1.0)
+        rest = await subscriber.fetch(10, 1.0)
+        assert [d.event_id for d in first + rest] == [f"id-{i}" for i in range(10)]
+        await subscriber.ack(first)  # the collector stored the first four, then died
+        again = await drain(subscriber, timeout=2.0)
+        assert [d.event_id for d in again] == [f"id-{i}" for i in range(10)]
+        assert {d.attempt for d in again} == {2}
+        assert await subscriber.fetch(10, 1.5) == []  # drain acked every event of it
+        await bus.close()
+
+    run(scenario())
+
+
+def test_a_nak_of_one_packed_event_redelivers_the_whole_pack(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        bus = await connect_nats(settings(nats_server), name="test")
+        await bus.publisher().publish(events(range(6)))
+        subscriber = await bus.subscriber()
+        got = await subscriber.fetch(10, 1.0)
+        await subscriber.nak(got[:1])
+        await subscriber.ack(got[1:])  # must not acknowledge the redelivery the nak asked for
+        again = await drain(subscriber, timeout=1.0)
+        assert [d.event_id for d in again] == [f"id-{i}" for i in range(6)]
         await bus.close()
 
     run(scenario())
@@ -82,7 +145,8 @@ def test_events_go_on_the_sensor_subject(nats_server: NatsServer) -> None:
 
 def test_two_collectors_share_the_consumer_each_event_to_one(nats_server: NatsServer) -> None:
     async def scenario() -> None:
-        shipper = await connect_nats(settings(nats_server), name="shipper")
+        # Packs of ten events: forty messages to share (a pack goes to one collector whole).
+        shipper = await connect_nats(settings(nats_server, pack_bytes=256), name="shipper")
         await shipper.publisher().publish(events(range(400)))
         first = await connect_nats(settings(nats_server), name="collector-1")
         second = await connect_nats(settings(nats_server), name="collector-2")
@@ -246,7 +310,7 @@ def test_an_event_over_max_payload_is_refused_before_anything_is_sent(tmp_path: 
 
 def test_a_full_stream_refuses_publishes_instead_of_dropping_events(nats_server: NatsServer) -> None:
     async def scenario() -> None:
-        bus = await connect_nats(settings(nats_server, max_bytes=20_000), name="test")
+        bus = await connect_nats(settings(nats_server, max_bytes=20_000, pack_bytes=4096), name="test")
         publisher = bus.publisher()
         payload = b"x" * 1000
         with pytest.raises(BusUnavailableError, match="full"):

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import hashlib
 import importlib.util
 import logging
 import os
@@ -65,12 +66,20 @@ log = logging.getLogger(__name__)
 
 _MSG_ID: Final = "Nats-Msg-Id"
 _MSG_ID_LINE: Final = b"\r\nNats-Msg-Id:"
+#: Header of a pack: how many events (JSON documents, one per line) its payload holds.
+_PACK_COUNT: Final = "Honeyscope-Events"
+_PACK_LINE: Final = b"\r\nHoneyscope-Events:"
+#: How a packed event's id is found in its JSON (``EventMeta.id`` is the first field of ``event``).
+_EVENT_ID_KEY: Final = b'"event":{"id":"'
 _STATUS: Final = "Status"
 _ACK: Final = b"+ACK"
-#: Events per JetStream batch (the server's per-batch ceiling for atomic batches is 1000 too).
+#: Messages per JetStream batch (the server's per-batch ceiling for atomic batches is 1000 too).
 _BATCH: Final = 1000
-#: Fast-ingest: ask the server for a flow acknowledgement every this many events.
+#: Fast-ingest: ask the server for a flow acknowledgement every this many messages.
 _FLOW: Final = 100
+#: Bytes one pull request may bring (JetStream ``max_bytes``), at least two of the server's largest
+#: messages: what a collector holds fetched but not yet handed out stays bounded whatever the packing.
+_PULL_BYTES: Final = 16 * 2**20
 #: Header and protocol bytes NATS counts against ``max_payload`` beside the event itself.
 _HEADER_ROOM: Final = 128
 #: Pull requests outlive the caller's timeout by this much before we stop waiting for their end.
@@ -405,8 +414,50 @@ class _Pending:
             self.future.set_result(None)
 
 
+class _Message(msgspec.Struct, gc=False):
+    """One NATS message to publish: a single event, or a pack of several (``count`` > 1)."""
+
+    sensor: str
+    msg_id: str
+    payload: bytes
+    count: int
+
+
+def pack_messages(messages: Sequence[Outgoing], limit: int) -> list[_Message]:
+    """Consecutive events of one sensor packed into messages of at most ``limit`` payload bytes, one JSON
+    document per line (msgspec escapes newlines inside strings, so a document never holds one).
+
+    A pack's ``Nats-Msg-Id`` is a digest of its event ids in order: the same batch re-sent after a
+    crash gives the same packs (the shipper re-reads the spool from its offset in the same batch sizes),
+    which JetStream drops within its duplicate window; a pack that differs only partly is stored again and
+    the store's primary key drops its repeated events. ``limit`` 0 gives one message per event."""
+    packed: list[_Message] = []
+    group: list[Outgoing] = []
+    size = 0
+    for message in messages:
+        grows = len(message.payload) + (1 if group else 0)
+        if group and (limit <= 0 or size + grows > limit or message.sensor != group[0].sensor):
+            packed.append(_pack(group))
+            group, size, grows = [], 0, len(message.payload)
+        group.append(message)
+        size += grows
+    if group:
+        packed.append(_pack(group))
+    return packed
+
+
+def _pack(group: list[Outgoing]) -> _Message:
+    first = group[0]
+    if len(group) == 1:
+        return _Message(first.sensor, first.event_id, first.payload, 1)
+    digest = hashlib.blake2b("\n".join(message.event_id for message in group).encode("utf-8", "replace"),
+                             digest_size=16).hexdigest()
+    return _Message(first.sensor, f"pack-{digest}", b"\n".join(message.payload for message in group), len(group))
+
+
 class NatsPublisher:
-    """Publishes events to JetStream, each with ``Nats-Msg-Id: <event id>``; returns when all are stored."""
+    """Publishes events to JetStream packed into messages (``bus.pack_bytes``), each with a
+    ``Nats-Msg-Id``; returns when all are stored."""
 
     def __init__(self, bus: NatsBus) -> None:
         self._bus = bus
@@ -429,8 +480,10 @@ class NatsPublisher:
             if len(message.payload) + _HEADER_ROOM > limit:
                 raise MessageTooLargeError(message.event_id, len(message.payload), limit)
         await self._subscribe(nc)
-        for start in range(0, len(messages), _BATCH):
-            await self._publish_batch(nc, messages[start:start + _BATCH])
+        pack_bytes = self._bus.settings.pack_bytes
+        packed = pack_messages(messages, min(pack_bytes, limit - _HEADER_ROOM) if pack_bytes else 0)
+        for start in range(0, len(packed), _BATCH):
+            await self._publish_batch(nc, packed[start:start + _BATCH])
 
     def fail_pending(self, reason: str) -> None:
         """Fail every publish waiting for acknowledgements (the connection is gone)."""
@@ -452,7 +505,7 @@ class NatsPublisher:
             self._subscription = await nc.subscribe(inbox + ">", cb=self._on_reply)
             self._inbox, self._generation = inbox, self._bus.generation
 
-    async def _publish_batch(self, nc: Client, batch: Sequence[Outgoing]) -> None:
+    async def _publish_batch(self, nc: Client, batch: Sequence[_Message]) -> None:
         token = secrets.token_urlsafe(12)
         batched = self._bus.batch_publishing
         pending = _Pending(len(batch), batched, asyncio.get_running_loop().create_future())
@@ -467,7 +520,8 @@ class NatsPublisher:
             raise
         except TimeoutError:
             raise BusUnavailableError(f"NATS at {self._bus.servers} did not acknowledge "
-                                      f"{len(batch) - pending.acked} of {len(batch)} events within "
+                                      f"{len(batch) - pending.acked} of {len(batch)} messages "
+                                      f"({sum(message.count for message in batch)} events) within "
                                       f"{self._bus.settings.publish_timeout:g} s") from None
         except (nats.errors.Error, OSError) as error:
             raise BusUnavailableError(f"publishing to NATS at {self._bus.servers} failed: "
@@ -477,21 +531,21 @@ class NatsPublisher:
             if not pending.future.done():
                 pending.future.cancel()
 
-    async def _send_fast_batch(self, nc: Client, token: str, batch: Sequence[Outgoing]) -> None:
+    async def _send_fast_batch(self, nc: Client, token: str, batch: Sequence[_Message]) -> None:
         # Fast-ingest reply subjects carry the protocol: <inbox>.<batch id>.<flow>.<gap>.<seq>.<op>.$FI with
         # op 0 = first message, 1 = further message, 3 = end of batch (commit without a message).
         prefix = f"{self._inbox}{token}.{_FLOW}.fail."
         for sequence, message in enumerate(batch, 1):
             await nc.publish(self._subject(message.sensor), message.payload,
                              reply=f"{prefix}{sequence}.{0 if sequence == 1 else 1}.$FI",
-                             headers={_MSG_ID: message.event_id})
+                             headers=_headers(message))
         await nc.publish(self._subject(batch[-1].sensor), b"", reply=f"{prefix}{len(batch) + 1}.3.$FI")
 
-    async def _send_each(self, nc: Client, token: str, batch: Sequence[Outgoing]) -> None:
+    async def _send_each(self, nc: Client, token: str, batch: Sequence[_Message]) -> None:
         prefix = f"{self._inbox}{token}."
         for index, message in enumerate(batch):
             await nc.publish(self._subject(message.sensor), message.payload, reply=f"{prefix}{index}",
-                             headers={_MSG_ID: message.event_id})
+                             headers=_headers(message))
 
     def _subject(self, sensor: str) -> str:
         subject = self._subjects.get(sensor)
@@ -535,13 +589,27 @@ class NatsPublisher:
         return text
 
 
+class _PackAnswer:
+    """The acknowledgement a pack of events owes JetStream: ``+ACK`` once every event in it was
+    acknowledged (they may be stored in different collector batches), ``-NAK`` as soon as one is handed
+    back — the whole pack is then redelivered and the store drops the events it holds already."""
+
+    __slots__ = ("pending", "reply")
+
+    def __init__(self, reply: bytes, pending: int) -> None:
+        self.reply = reply
+        #: Events not yet acknowledged; -1 once the pack was answered with a nak.
+        self.pending = pending
+
+
 class NatsSubscriber:
     """Pulls from the shared durable consumer; acks are sent without waiting for a round trip.
 
-    Deliveries arrive on a raw subscription (``_Client.subscribe_raw``) and wait in ``_buffer`` as
-    ``(reply subject, payload, header block)``; the event id and delivery count are read from those bytes
-    only when ``fetch`` hands them out. Acks for a whole batch leave as one write: still one ``+ACK``
-    per delivery on the wire (never ``AckAll``: collectors share the consumer).
+    Messages arrive on a raw subscription (``_Client.subscribe_raw``) and wait in ``_buffer`` as
+    ``(reply subject, payload, header block)``; when ``fetch`` hands them out they become one
+    ``Delivery`` per event (a pack is split into its events, ``_ready`` keeps those not yet handed out),
+    with the event id and delivery count read from those bytes. Acks for a whole batch leave as one
+    write: one ``+ACK`` per message on the wire (never ``AckAll``: collectors share the consumer).
     """
 
     def __init__(self, bus: NatsBus) -> None:
@@ -553,6 +621,7 @@ class NatsSubscriber:
         # A first delivery's ack subject starts so, with 9 tokens (no JetStream domain): attempt 1.
         self._first = f"$JS.ACK.{bus.settings.stream}.{bus.settings.consumer}.1.".encode()
         self._buffer: deque[tuple[bytes, bytes, bytes | None]] = deque()
+        self._ready: deque[Delivery] = deque()
         self._request_subject = b""
         self._request = 0
         self._want = 0
@@ -566,7 +635,7 @@ class NatsSubscriber:
             return []
         nc = await self._bus.client()
         await self._subscribe(nc)
-        if not self._buffer:
+        if not self._buffer and not self._ready:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             # First ask for what is available now (the server answers "404 No Messages" after a partial
@@ -582,28 +651,44 @@ class NatsSubscriber:
         return self._take(max_messages)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        """Acknowledge (fire and forget: a lost ack means a redelivery, which the store drops)."""
-        await self._answer(deliveries, _ACK)
+        """Acknowledge (fire and forget: a lost ack means a redelivery, which the store drops). A pack is
+        acknowledged with its last event."""
+        replies: list[bytes] = []
+        for delivery in deliveries:
+            token = delivery.token
+            if isinstance(token, bytes):
+                replies.append(token)
+            elif isinstance(token, _PackAnswer) and token.pending > 0:
+                token.pending -= 1
+                if token.pending == 0:
+                    replies.append(token.reply)
+        await self._answer(replies, _ACK)
 
     async def nak(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
-        """Ask JetStream to redeliver the deliveries after ``delay`` seconds."""
+        """Ask JetStream to redeliver the deliveries after ``delay`` seconds (a pack: all its events)."""
+        replies: list[bytes] = []
+        for delivery in deliveries:
+            token = delivery.token
+            if isinstance(token, bytes):
+                replies.append(token)
+            elif isinstance(token, _PackAnswer) and token.pending > 0:
+                token.pending = -1  # a later ack of its other events must not acknowledge the redelivery
+                replies.append(token.reply)
         body = b'-NAK {"delay":%d}' % int(delay * 1e9) if delay > 0 else b"-NAK"
-        await self._answer(deliveries, body)
+        await self._answer(replies, body)
 
     async def close(self) -> None:
         """Stop receiving; deliveries fetched and not acknowledged return after ``ack_wait``."""
         subscription, self._subscription = self._subscription, None
         self._buffer.clear()
+        self._ready.clear()
         if subscription is not None:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
-    async def _answer(self, deliveries: Sequence[Delivery], body: bytes) -> None:
+    async def _answer(self, replies: list[bytes], body: bytes) -> None:
         nc = self._bus._nc
-        if not isinstance(nc, _Client) or nc.is_closed or not deliveries:
-            return
-        replies = [delivery.token for delivery in deliveries if isinstance(delivery.token, bytes)]
-        if not replies:
+        if not isinstance(nc, _Client) or nc.is_closed or not replies:
             return
         # "PUB <reply> <size>\r\n<body>\r\n" per delivery, joined in C.
         tail = b" %d\r\n%s\r\n" % (len(body), body)
@@ -611,7 +696,7 @@ class NatsSubscriber:
             await nc.publish_many(b"PUB " + (tail + b"PUB ").join(replies) + tail, len(replies))
         except (nats.errors.Error, OSError) as error:  # JetStream will redeliver; the store drops duplicates
             log.warning("could not answer %d deliveries to NATS (%s); they will be redelivered",
-                        len(deliveries), _describe(error))
+                        len(replies), _describe(error))
 
     async def _subscribe(self, nc: Client) -> None:
         if self._subscription is not None and self._generation == self._bus.generation:
@@ -626,7 +711,8 @@ class NatsSubscriber:
         ended, or ``deadline``."""
         self._request += 1
         self._want, self._finished = want, False
-        request = msgspec.json.encode({"batch": batch, **options})
+        pull_bytes = max(_PULL_BYTES, 2 * (nc.max_payload + _HEADER_ROOM))
+        request = msgspec.json.encode({"batch": batch, "max_bytes": pull_bytes, **options})
         reply = f"{self._inbox}{self._request}"
         self._request_subject = reply.encode()
         await nc.publish(self._next, request, reply=reply)
@@ -661,18 +747,30 @@ class NatsSubscriber:
             self._wake.set_result(None)
 
     def _take(self, count: int) -> list[Delivery]:
-        buffer = self._buffer
-        if count >= len(buffer):
-            raw = list(buffer)
-            buffer.clear()
-        else:
-            popleft = buffer.popleft
-            raw = [popleft() for _ in range(count)]
-        first = self._first
-        return [Delivery(_event_id(headers), data,
-                         1 if reply.startswith(first) and reply.count(b".") == 8 else _delivered_count(reply),
-                         reply)
-                for reply, data, headers in raw]
+        """Up to ``count`` events: those left from a pack first, then the buffered messages in order."""
+        ready, buffer, first = self._ready, self._buffer, self._first
+        while len(ready) < count and buffer:
+            reply, data, headers = buffer.popleft()
+            attempt = 1 if reply.startswith(first) and reply.count(b".") == 8 else _delivered_count(reply)
+            if headers is not None and _PACK_LINE in headers:
+                documents = data.split(b"\n")
+                answer = _PackAnswer(reply, len(documents))
+                ready.extend([Delivery(_packed_event_id(document), document, attempt, answer)
+                              for document in documents])
+            else:
+                ready.append(Delivery(_event_id(headers), data, attempt, reply))
+        if count >= len(ready):
+            taken = list(ready)
+            ready.clear()
+            return taken
+        popleft = ready.popleft
+        return [popleft() for _ in range(count)]
+
+
+def _headers(message: _Message) -> dict[str, str]:
+    if message.count == 1:
+        return {_MSG_ID: message.msg_id}
+    return {_MSG_ID: message.msg_id, _PACK_COUNT: str(message.count)}
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:
@@ -696,6 +794,16 @@ def _event_id(headers: bytes | None) -> str:
         return ""
     start += len(_MSG_ID_LINE)
     return headers[start:headers.find(b"\r\n", start)].strip().decode("utf-8", "replace")
+
+
+def _packed_event_id(document: bytes) -> str:
+    """The event id of one document of a pack (its ``event.id``), or "" when it has none."""
+    start = document.find(_EVENT_ID_KEY)
+    if start < 0:
+        return ""
+    start += len(_EVENT_ID_KEY)
+    end = document.find(b'"', start)
+    return document[start:end].decode("utf-8", "replace") if end > 0 else ""
 
 
 def _status(headers: bytes | None) -> tuple[str | None, str]:

@@ -11,7 +11,7 @@ import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -123,6 +123,10 @@ class BusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     #: Publish with JetStream fast-ingest batches (one acknowledgement per 100 events; nats-server 2.14+).
     #: Off, or on an older server: one acknowledgement per event.
     publish_batches: bool = True
+    #: Events are sent to NATS packed into messages of up to this many bytes (capped by the server's
+    #: ``max_payload``): the per-message protocol work of client and server is then paid per pack, not
+    #: per event. 0 sends one message per event (for collectors older than packing).
+    pack_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024
 
 
 class EnrichSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
