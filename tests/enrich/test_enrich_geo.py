@@ -49,6 +49,27 @@ def test_builtin_has_nothing_for_unroutable_or_bad_input(builtin: BuiltinGeo) ->
     assert builtin.lookup("") is None
 
 
+def test_builtin_direct_search_answers_as_geoip2fast_lookup_does(builtin: BuiltinGeo) -> None:
+    """The table searches called directly give what geoip2fast's own ``lookup`` gives, for 5,000 random
+    IPv4 and 1,000 random IPv6 addresses (in and out of its data) and odd input."""
+    import random
+
+    rng = random.Random(11)
+    addresses = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(5000)]
+    addresses += [":".join(f"{rng.randrange(0x2000, 0x3000 if i == 0 else 0x10000):x}" for i in range(8))
+                  for _ in range(1000)]
+    addresses += ["::1", "::ffff:8.8.8.8", "fe80::1%eth0", "300.1.1.1", "", "not an address", "1.1.1"]
+    fast = [builtin._find(address) for address in addresses]
+    public = [builtin._find_public(address) for address in addresses]
+    assert sum(found is not None and found[0] != "" for found in fast) > 3000  # most random addresses are placed
+    for address, found, expected in zip(addresses, fast, public, strict=True):
+        if found is None:  # outside every network of the data: lookup says "not found"
+            assert not expected[0].isalpha() or len(expected[0]) != 2, address
+            assert expected[2] is None, address
+        else:
+            assert found == expected, address
+
+
 def test_builtin_import_leaves_the_environment_and_ignores_the_working_directory(tmp_path: Path) -> None:
     # geoip2fast sets PYTHONWARNINGS=ignore on import and looks for its (pickled) data file in the
     # current directory first: neither may reach us.

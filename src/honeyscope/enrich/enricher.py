@@ -54,8 +54,11 @@ class SourceFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     enrichment: HsEnrichment | None = None
 
 
+@functools.lru_cache(maxsize=4096)
 def _facts(network: str, answer: GeoAnswer | None = None, geo_source: str | None = None,
            scanner: str | None = None) -> SourceFacts:
+    """The facts of one kind of source, built once: many addresses share a country, AS and label, so an
+    address cache miss mostly finds them here (its structs are shared; nothing mutates them)."""
     geo = as_ = None
     if answer is not None:
         geo = (Geo(country_iso_code=answer.country_iso_code, country_name=answer.country_name,
