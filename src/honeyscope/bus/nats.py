@@ -653,29 +653,12 @@ class NatsSubscriber:
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge (fire and forget: a lost ack means a redelivery, which the store drops). A pack is
         acknowledged with its last event."""
-        replies: list[bytes] = []
-        for delivery in deliveries:
-            token = delivery.token
-            if isinstance(token, bytes):
-                replies.append(token)
-            elif isinstance(token, _PackAnswer) and token.pending > 0:
-                token.pending -= 1
-                if token.pending == 0:
-                    replies.append(token.reply)
-        await self._answer(replies, _ACK)
+        await self._answer(_replies(deliveries, acknowledge=True), _ACK)
 
     async def nak(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
         """Ask JetStream to redeliver the deliveries after ``delay`` seconds (a pack: all its events)."""
-        replies: list[bytes] = []
-        for delivery in deliveries:
-            token = delivery.token
-            if isinstance(token, bytes):
-                replies.append(token)
-            elif isinstance(token, _PackAnswer) and token.pending > 0:
-                token.pending = -1  # a later ack of its other events must not acknowledge the redelivery
-                replies.append(token.reply)
         body = b'-NAK {"delay":%d}' % int(delay * 1e9) if delay > 0 else b"-NAK"
-        await self._answer(replies, body)
+        await self._answer(_replies(deliveries, acknowledge=False), body)
 
     async def close(self) -> None:
         """Stop receiving; deliveries fetched and not acknowledged return after ``ack_wait``."""
@@ -794,6 +777,22 @@ def _event_id(headers: bytes | None) -> str:
         return ""
     start += len(_MSG_ID_LINE)
     return headers[start:headers.find(b"\r\n", start)].strip().decode("utf-8", "replace")
+
+
+def _replies(deliveries: Sequence[Delivery], *, acknowledge: bool) -> list[bytes]:
+    """The ack subjects to answer for ``deliveries``: each single event's, and a pack's once — on an ack
+    when its last event is acknowledged, on a nak at once (a later ack of its other events must then not
+    acknowledge the redelivery the nak asked for)."""
+    replies: list[bytes] = []
+    for delivery in deliveries:
+        token = delivery.token
+        if isinstance(token, bytes):
+            replies.append(token)
+        elif isinstance(token, _PackAnswer) and token.pending > 0:
+            token.pending = token.pending - 1 if acknowledge else -1
+            if token.pending <= 0:
+                replies.append(token.reply)
+    return replies
 
 
 def _packed_event_id(document: bytes) -> str:
