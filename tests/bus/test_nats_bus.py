@@ -14,7 +14,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from honeyscope.bus.base import BusUnavailableError, Delivery, MessageTooLargeError, Outgoing
-from honeyscope.bus.nats import NatsBus, NatsSubscriber, connect_nats
+from honeyscope.bus.nats import MAX_PACK_EVENTS, NatsBus, NatsSubscriber, connect_nats, pack_messages
 from honeyscope.config import BusSettings, ConfigError
 from honeyscope.testing.nats import NatsServer, free_port
 
@@ -376,3 +376,40 @@ def test_a_deleted_stream_is_created_again_by_the_next_publish(nats_server: Nats
         await bus.close()
 
     run(scenario())
+
+
+def test_a_malformed_pack_is_one_delivery_with_all_its_bytes(nats_server: NatsServer) -> None:
+    """A message whose line count differs from its Honeyscope-Events header, or claims too many events, is
+    not split (a collector sets it aside whole); a well-formed one beside them still is."""
+    async def scenario() -> None:
+        bus = await connect_nats(settings(nats_server), name="test")
+        subscriber = await bus.subscriber()  # creates the consumer before anything is published
+        client = await nats.connect(nats_server.url)
+        try:
+            js = client.jetstream()
+            subject = f"{bus.settings.subject_prefix}.raw"
+            await js.publish(subject, b"a\nb", headers={"Honeyscope-Events": "3", "Nats-Msg-Id": "m1"})
+            await js.publish(subject, b"\n" * 9999, headers={"Honeyscope-Events": "10000", "Nats-Msg-Id": "m2"})
+            await js.publish(subject, b'{"event":{"id":"x"}}\n{"event":{"id":"y"}}',
+                             headers={"Honeyscope-Events": "2", "Nats-Msg-Id": "m3"})
+        finally:
+            await client.close()
+        got = await drain(subscriber)
+        assert [d.payload for d in got] == [b"a\nb", b"\n" * 9999, b'{"event":{"id":"x"}}', b'{"event":{"id":"y"}}']
+        assert [d.event_id for d in got][2:] == ["x", "y"]
+        await bus.close()
+
+    run(scenario())
+
+
+def test_packs_respect_the_byte_limit_the_event_cap_and_the_sensor() -> None:
+    many = [Outgoing(f"e{i}", b"{}", "s1") for i in range(5000)]
+    packs = pack_messages(many, 1 << 20)
+    assert [pack.count for pack in packs] == [MAX_PACK_EVENTS, 5000 - MAX_PACK_EVENTS]
+    mixed = [*events(range(3), "s1"), *events(range(3, 5), "s2"), *events(range(5, 6), "s1")]
+    assert [(p.sensor, p.count) for p in pack_messages(mixed, 1 << 20)] == [("s1", 3), ("s2", 2), ("s1", 1)]
+    sized = pack_messages(events(range(10)), 60)  # each event is 24 bytes: two per pack (24 + 1 + 24)
+    assert [p.count for p in sized] == [2] * 5 and all(len(p.payload) <= 60 for p in sized)
+    assert [p.count for p in pack_messages(events(range(4)), 0)] == [1, 1, 1, 1]
+    assert pack_messages(events(range(4)), 1 << 20)[0].msg_id == pack_messages(events(range(4)), 1 << 20)[0].msg_id
+    assert pack_messages(events(range(4)), 1 << 20)[0].msg_id != pack_messages(events(range(5)), 1 << 20)[0].msg_id

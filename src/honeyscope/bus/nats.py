@@ -69,6 +69,11 @@ _MSG_ID_LINE: Final = b"\r\nNats-Msg-Id:"
 #: Header of a pack: how many events (JSON documents, one per line) its payload holds.
 _PACK_COUNT: Final = "Honeyscope-Events"
 _PACK_LINE: Final = b"\r\nHoneyscope-Events:"
+#: Most events one pack may hold (256 KiB of real events is under a thousand). A message claiming more,
+#: or holding another number of lines than it claims, is not split: it reaches the collector as one
+#: undecodable delivery, set aside with its bytes — so a malformed message cannot become millions of
+#: deliveries in memory.
+MAX_PACK_EVENTS: Final = 4096
 #: How a packed event's id is found in its JSON (``EventMeta.id`` is the first field of ``event``).
 _EVENT_ID_KEY: Final = b'"event":{"id":"'
 _STATUS: Final = "Status"
@@ -436,7 +441,8 @@ def pack_messages(messages: Sequence[Outgoing], limit: int) -> list[_Message]:
     size = 0
     for message in messages:
         grows = len(message.payload) + (1 if group else 0)
-        if group and (limit <= 0 or size + grows > limit or message.sensor != group[0].sensor):
+        if group and (limit <= 0 or size + grows > limit or message.sensor != group[0].sensor
+                      or len(group) >= MAX_PACK_EVENTS):
             packed.append(_pack(group))
             group, size, grows = [], 0, len(message.payload)
         group.append(message)
@@ -735,8 +741,8 @@ class NatsSubscriber:
         while len(ready) < count and buffer:
             reply, data, headers = buffer.popleft()
             attempt = 1 if reply.startswith(first) and reply.count(b".") == 8 else _delivered_count(reply)
-            if headers is not None and _PACK_LINE in headers:
-                documents = data.split(b"\n")
+            documents = _pack_documents(data, headers)
+            if documents is not None:
                 answer = _PackAnswer(reply, len(documents))
                 ready.extend([Delivery(_packed_event_id(document), document, attempt, answer)
                               for document in documents])
@@ -793,6 +799,24 @@ def _replies(deliveries: Sequence[Delivery], *, acknowledge: bool) -> list[bytes
             if token.pending <= 0:
                 replies.append(token.reply)
     return replies
+
+
+def _pack_documents(data: bytes, headers: bytes | None) -> list[bytes] | None:
+    """The documents of a well-formed pack (as many lines as its ``Honeyscope-Events`` header says,
+    2 to ``MAX_PACK_EVENTS``); None for a single event or a malformed pack."""
+    if headers is None:
+        return None
+    start = headers.find(_PACK_LINE)
+    if start < 0:
+        return None
+    start += len(_PACK_LINE)
+    try:
+        declared = int(headers[start:headers.find(b"\r\n", start)])
+    except ValueError:
+        return None
+    if not 1 < declared <= MAX_PACK_EVENTS or data.count(b"\n") != declared - 1:
+        return None
+    return data.split(b"\n")
 
 
 def _packed_event_id(document: bytes) -> str:
