@@ -143,6 +143,36 @@ def test_enriching_twice_gives_the_same_event(builtin: Enricher, make_request: M
     assert encode_event(event) == once
 
 
+def test_address_facts_are_label_scanner_and_geo_asked_one_by_one(builtin: Enricher) -> None:
+    """The enricher's single parse and single search give what asking ``classify``, the scanner list and
+    the geo source separately gives, for every kind of address."""
+    import random
+
+    from honeyscope.enrich import classify
+    from honeyscope.enrich.networks import address_key_and_text
+
+    rng = random.Random(5)
+    addresses = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(3000)]
+    addresses += [f"::ffff:{address}" for address in addresses[:300]]
+    addresses += [":".join(f"{rng.randrange(0x10000):x}" for _ in range(8)) for _ in range(300)]
+    addresses += [f"2a00:1450:{rng.randrange(0x10000):x}::{rng.randrange(0x10000):x}" for _ in range(300)]
+    addresses += [f"{rng.choice(('162.142.125', '167.94.138', '71.6.199'))}.{rng.randrange(256)}"
+                  for _ in range(200)]
+    addresses += ["2602:80d:1006::5", "fe80::1%eth0", "127.1", "no-ip", "", "8.8.8.8 "]
+    assert builtin.geo is not None
+    kinds = set()
+    for ip in addresses:
+        facts = builtin._facts(ip)
+        network = classify(ip)
+        parsed = address_key_and_text(ip)
+        scanner = builtin.scanners.by_address(parsed[0]) if parsed else None
+        answer = builtin.geo.lookup(parsed[1]) if parsed and network == "public" else None
+        assert (facts.network, facts.scanner, facts.geo) == (network, scanner, answer), ip
+        kinds.add((network, scanner is not None, answer is not None))
+    assert {("public", True, True), ("public", False, True), ("private", False, False),
+            ("invalid", False, False), ("reserved", False, False)} <= kinds
+
+
 def test_cache_is_bounded(make_request: MakeRequest) -> None:
     enricher = Enricher.from_settings(EnrichSettings(geo="none", cache_size=8))
     for i in range(200):

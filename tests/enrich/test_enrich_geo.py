@@ -4,6 +4,10 @@ clear configuration error."""
 
 from __future__ import annotations
 
+import importlib
+import ipaddress
+import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from honeyscope.config import ConfigError, EnrichSettings
-from honeyscope.enrich import GeoAnswer, open_geo_source
+from honeyscope.enrich import GeoAnswer, geo_builtin, open_geo_source
 from honeyscope.enrich.geo_builtin import BuiltinGeo
 from honeyscope.enrich.geo_mmdb import MmdbGeo
 
@@ -49,25 +53,90 @@ def test_builtin_has_nothing_for_unroutable_or_bad_input(builtin: BuiltinGeo) ->
     assert builtin.lookup("") is None
 
 
-def test_builtin_direct_search_answers_as_geoip2fast_lookup_does(builtin: BuiltinGeo) -> None:
-    """The table searches called directly give what geoip2fast's own ``lookup`` gives, for 5,000 random
-    IPv4 and 1,000 random IPv6 addresses (in and out of its data) and odd input."""
-    import random
+def _boundary_numbers(firsts: list[list[int]], netlens: list[list[int]], sizes: tuple[list[int], list[int]],
+                      rows: int, rng: random.Random) -> list[int]:
+    """First, last, one past the last and one before the first address of ``rows`` random rows of a
+    geoip2fast table (sized as IPv4 or IPv6 by the row's own family)."""
+    numbers = []
+    for _ in range(rows):
+        chunk = rng.randrange(len(firsts))
+        row = rng.randrange(len(firsts[chunk]))
+        first = firsts[chunk][row]
+        last = first + sizes[first >= 2**32][netlens[chunk][row]] - 1
+        numbers += [first, last, last + 1, first - 1]
+    return [number for number in numbers if 0 <= number < 2**128]
 
+
+def _text(number: int) -> str:
+    return str(ipaddress.IPv4Address(number) if number < 2**32 else ipaddress.IPv6Address(number))
+
+
+def _as_network_misses(builtin: BuiltinGeo, address: str, sizes: tuple[list[int], list[int]]) -> bool:
+    """True when geoip2fast names an AS network for ``address`` that does not contain it, sized by the
+    address's own family (its ``asn_cidr`` is the network it picked)."""
+    detail = builtin._db.lookup(address)
+    if not isinstance(detail.asn_cidr, str) or "/" not in detail.asn_cidr:
+        return False
+    first, length = detail.asn_cidr.split("/")
+    number, start = builtin._db._ip2int(address), builtin._db._ip2int(first)
+    return bool(number > start + sizes[number >= 2**32][int(length)] - 1)
+
+
+def _standard_address(text: str) -> bool:
+    """An address as inet_pton reads it (geoip2fast alone would also read ``1.1.1`` or `` 8.8.8.8``)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _without_as(answer: GeoAnswer | None) -> GeoAnswer | None:
+    if answer is None or (answer.country_iso_code is None and answer.continent_code is None):
+        return None
+    return GeoAnswer(country_iso_code=answer.country_iso_code, country_name=answer.country_name,
+                     continent_code=answer.continent_code)
+
+
+def test_builtin_answers_as_geoip2fast_lookup_does(builtin: BuiltinGeo) -> None:
+    """``lookup`` gives the answer geoip2fast's own ``lookup`` gives — without an AS name where that AS
+    network does not hold the address (geoip2fast's IPv6 sizing of IPv4 AS rows) — for random IPv4 and IPv6 addresses
+    (in and out of its data), for the first, last and next address of its networks and of the IPv4
+    index's steps (where answers change: random addresses rarely land there), and for odd input."""
     rng = random.Random(11)
+    module = importlib.import_module("geoip2fast.geoip2fast")
+    sizes = (module.numIPsv4, module.numIPsv6)
     addresses = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(5000)]
     addresses += [":".join(f"{rng.randrange(0x2000, 0x3000 if i == 0 else 0x10000):x}" for i in range(8))
                   for _ in range(1000)]
-    addresses += ["::1", "::ffff:8.8.8.8", "fe80::1%eth0", "300.1.1.1", "", "not an address", "1.1.1"]
-    fast = [builtin._find(address) for address in addresses]
-    public = [builtin._find_public(address) for address in addresses]
-    assert sum(found is not None and found[0] != "" for found in fast) > 3000  # most random addresses are placed
-    for address, found, expected in zip(addresses, fast, public, strict=True):
-        if found is None:  # outside every network of the data: lookup says "not found"
-            assert not expected[0].isalpha() or len(expected[0]) != 2, address
-            assert expected[2] is None, address
-        else:
-            assert found == expected, address
+    numbers = _boundary_numbers(module.mainListFirstIP, module.mainListNetlength, sizes, 1500, rng)
+    numbers += _boundary_numbers(module.mainListFirstIPASN, module.mainListNetlengthASN, sizes, 1500, rng)
+    _tables, index = geo_builtin._indexed_tables()
+    assert index is not None, "the IPv4 index was not built for the bundled data: every lookup is slow"
+    for at in [0, len(index.bounds) - 1, *rng.sample(range(len(index.bounds)), 3000)]:
+        numbers += [index.bounds[at], index.bounds[at] - 1]
+    addresses += [_text(number) for number in numbers if number >= 0]
+    addresses += ["0.0.0.0", "255.255.255.255", "::", "::1", "::8.8.8.8", "::1:0:0", "::ffff:8.8.8.8",
+                  "::ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::1%eth0", "300.1.1.1", "",
+                  "not an address", "1.1.1", "8.8.8.8 ", " 8.8.8.8", "010.8.8.8", "0x8.8.8.8"]
+    answers = [builtin.lookup(address) for address in addresses]
+    named_outside = 0
+    for address, answer in zip(addresses, answers, strict=True):
+        expected = builtin._lookup_public(address) if _standard_address(address) else None
+        if _as_network_misses(builtin, address, sizes):  # geoip2fast's bug we do not keep (_asn_row)
+            named_outside += expected is not None and expected.as_organization is not None
+            expected = _without_as(expected)
+        assert answer == expected, address
+    assert named_outside > 100  # the case is exercised: gaps between AS networks are asked about
+    assert sum(answer is not None and answer.country_iso_code is not None for answer in answers) > 15_000
+    assert any(answer is not None and answer.as_organization is None for answer in answers)
+    assert any(answer is None for answer in answers[6000:])  # boundaries outside the data are asked too
+    for address in addresses[:200]:  # IPv4 by number, with and without the index, answers alike
+        number = int(ipaddress.ip_address(address)) if "." in address else None
+        if number is not None:
+            assert builtin.lookup_ipv4(number) == builtin._lookup_ipv4_searched(number) == builtin.lookup(address)
 
 
 def test_builtin_import_leaves_the_environment_and_ignores_the_working_directory(tmp_path: Path) -> None:

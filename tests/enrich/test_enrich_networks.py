@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from honeyscope.enrich import LABELS, classify, parse_address
 from honeyscope.enrich.networks import address_key_and_text
-from honeyscope.enrich.ranges import RangeTable, address_key
+from honeyscope.enrich.ranges import RangeTable, address_key, overlay
 
 
 @pytest.mark.parametrize(("address", "label"), [
@@ -77,6 +77,17 @@ def test_overlapping_ranges_resolve_to_the_most_specific(spans: list[tuple[int, 
     table = RangeTable(ranges)
     holding = [(end - start, order) for start, end, order in ranges if start <= key <= end]
     assert table.get(key) == (min(holding)[1] if holding else None)
+
+
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 40)), max_size=12),
+       st.lists(st.tuples(st.integers(0, 300), st.integers(0, 40)), max_size=12), st.integers(0, 350))
+def test_overlay_answers_both_tables_at_once(first: list[tuple[int, int]], second: list[tuple[int, int]],
+                                              key: int) -> None:
+    tables = [RangeTable([(start, start + length, f"{name}{order}") for order, (start, length) in enumerate(spans)])
+              for name, spans in (("a", first), ("b", second))]
+    both = overlay(tables[0], tables[1])
+    expected = (tables[0].get(key), tables[1].get(key))
+    assert both.get(key) == (None if expected == (None, None) else expected)
 
 
 @given(st.one_of(st.ip_addresses().map(str),

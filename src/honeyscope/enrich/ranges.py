@@ -19,6 +19,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: Where IPv4 addresses live in the shared key space (``::ffff:0:0/96``).
 _V4_BASE: Final = 0xFFFF_0000_0000
@@ -58,6 +59,27 @@ class RangeTable(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._starts)
+
+    def segments(self) -> list[tuple[int, int, T]]:
+        """The disjoint (first, last, value) segments, in key order."""
+        return list(zip(self._starts, self._ends, self._values, strict=True))
+
+
+def overlay(first: RangeTable[T], second: RangeTable[U]) -> RangeTable[tuple[T | None, U | None]]:
+    """One table answering ``(first.get(key), second.get(key))`` wherever either table holds ``key``.
+
+    For a hot path that asks both tables about each key: one search instead of two. Between two
+    consecutive segment boundaries of either table both answers are constant, so one ``get`` per boundary
+    suffices.
+    """
+    bounds = sorted({bound for table in (first, second) for start, end, _ in table.segments()
+                     for bound in (start, end + 1)})
+    segments: list[tuple[int, int, tuple[T | None, U | None]]] = []
+    for low, next_low in itertools.pairwise(bounds):
+        pair = (first.get(low), second.get(low))
+        if pair != (None, None):
+            segments.append((low, next_low - 1, pair))
+    return RangeTable(segments)
 
 
 def _paint(ranges: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:

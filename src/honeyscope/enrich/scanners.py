@@ -138,6 +138,11 @@ class ScannerMatcher:
             entries.extend(load_file(path))
         return cls(entries)
 
+    @property
+    def ranges(self) -> RangeTable[str]:
+        """Scanner label by address key (``by_address`` answers from it)."""
+        return self._ranges
+
     def by_address(self, key: int) -> str | None:
         """The scanner whose published range holds the address key (see ``ranges.address_key``)."""
         return self._ranges.get(key)
