@@ -2,7 +2,7 @@
 
 Two transports implement it: ``memory`` (in-process, one node) and ``nats`` (JetStream, many hosts).
 The delivery guarantee is at-least-once; duplicates are removed by event id (JetStream's
-``Nats-Msg-Id`` within its window, the store's primary key always).
+``Nats-Msg-Id`` within its window — per event, or per pack of events —, the store's primary key always).
 """
 
 from __future__ import annotations

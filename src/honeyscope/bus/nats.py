@@ -1,22 +1,26 @@
 """NATS JetStream transport: many sensors publish, many collectors share one durable pull consumer.
 
 Layout on the server: one file-backed stream (``bus.stream``) over ``<subject_prefix>.>`` with work-queue
-retention (an event leaves the stream once a collector acknowledged it), a duplicate window that drops
-re-published event ids (``Nats-Msg-Id``), and ``discard: new`` so a full stream refuses publishes instead
-of deleting unconsumed events. One durable pull consumer (``bus.consumer``, explicit acks) is shared by
-every collector: each event goes to one of them.
+retention (a message leaves the stream once a collector acknowledged it), a duplicate window that drops
+re-published messages (``Nats-Msg-Id``: the event id, or a digest of a pack's ids), and ``discard: new``
+so a full stream refuses publishes instead of deleting unconsumed events. One durable pull consumer
+(``bus.consumer``, explicit acks) is shared by every collector: each event goes to one of them.
 
-Speed, measured (see docs/bus.md): nats-py's own ``publish_async`` and ``fetch`` pay a task or a JSON
-parse per message, so both ends are written here on nats-py's core publish/subscribe:
+Speed, measured (see docs/bus.md): the protocol work per NATS message (framing, parsing, one stored
+message, one ack) cost client and server more than the event itself, so consecutive events are packed
+into messages of up to ``bus.pack_bytes`` (``pack_messages``; a collector gets one delivery per event
+back, ``_PackAnswer`` acks the pack with its last event). nats-py's own ``publish_async`` and ``fetch``
+pay a task or a JSON parse per message, so both ends are written here on nats-py's core
+publish/subscribe:
 
 * publishing sends a whole batch before waiting. With JetStream *fast-ingest* batches (nats-server 2.14+)
-  the server acknowledges every 100 events and once at the end of the batch (its commit); older servers
-  get one reply subject per event and every acknowledgement is counted. Deduplication by
+  the server acknowledges every 100 messages and once at the end of the batch (its commit); older
+  servers get one reply subject per message and every acknowledgement is counted. Deduplication by
   ``Nats-Msg-Id`` works in both modes.
 * fetching sends one pull request per batch; deliveries reach a plain function with the wire bytes
   (``_Client.subscribe_raw``: no ``Msg``, header dict, queue or task per message) and the event id and
   delivery count are read from those bytes when ``fetch`` hands them out. The acks of a batch go out as
-  one write of one ``+ACK`` per delivery (never ``AckAll``: collectors share the consumer), fire and
+  one write of one ``+ACK`` per message (never ``AckAll``: collectors share the consumer), fire and
   forget (no round trip). A lost ack only means a redelivery, which the store drops by event id.
 
 nats-py retries a dead connection in the background; while it is down every call raises
