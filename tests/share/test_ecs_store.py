@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from honeyscope.cli.main import main
-from honeyscope.config import StoreSettings
 from honeyscope.events.schema import HttpRequestEvent
 from honeyscope.share.stix.synthetic import CAMPAIGN_START, campaign_events, hostile_events
-from honeyscope.store import open_store
 from honeyscope.testing.postgres import PostgresUnavailableError, database_holding
+from honeyscope.testing.store import data_dir_holding
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +27,7 @@ def events() -> list[HttpRequestEvent]:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, events: list[HttpRequestEvent]) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    store = open_store(StoreSettings(kind="duckdb", path=str(data / "honeyscope.duckdb")))
-    store.migrate()
-    store.write(events)
-    store.close()
-    return data
+    return data_dir_holding(tmp_path_factory.mktemp("data"), events)
 
 
 def _export(*args: str, output: Path) -> list[dict[str, Any]]:

@@ -11,10 +11,9 @@ import duckdb
 import pytest
 
 from honeyscope.cli.main import main
-from honeyscope.config import StoreSettings
 from honeyscope.events.schema import HttpRequestEvent
 from honeyscope.share.stix.synthetic import CAMPAIGN_START, campaign_events, hostile_events
-from honeyscope.store import open_store
+from honeyscope.testing.store import data_dir_holding
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +23,7 @@ def events() -> list[HttpRequestEvent]:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, events: list[HttpRequestEvent]) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    store = open_store(StoreSettings(kind="duckdb", path=str(data / "honeyscope.duckdb")))
-    store.migrate()
-    store.write(events)
-    store.close()
-    return data
+    return data_dir_holding(tmp_path_factory.mktemp("data"), events)
 
 
 def _read_back(directory: Path) -> list[tuple[str, str, bytes]]:

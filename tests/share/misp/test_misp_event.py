@@ -13,6 +13,7 @@ import pytest
 from honeyscope.cli.main import main
 from honeyscope.share.misp import MispOptions, MispStats, write_misp
 from honeyscope.share.stix.synthetic import HAFNIUM_ADDRESS, hostile_events
+from honeyscope.testing.store import data_dir_holding
 
 
 def export(events: list[Any], clusters: list[Any] | None = None, **options: Any) -> tuple[bytes, MispStats]:
@@ -124,13 +125,7 @@ def test_honeyscope_attribute_can_import_the_event(misp_campaign, tmp_path: Path
 
 
 def test_cli_exports_the_store_as_a_misp_event(tmp_path: Path, misp_campaign, capsys):
-    from honeyscope.config import StoreSettings
-    from honeyscope.store import open_store
-
-    store = open_store(StoreSettings(kind="duckdb", path=str(tmp_path / "honeyscope.duckdb")))
-    store.migrate()
-    store.write(misp_campaign)
-    store.close()
+    data_dir_holding(tmp_path, misp_campaign)
     output = tmp_path / "event.json"
     assert main(["export", "misp", "--data", str(tmp_path), "--tlp", "clear", "--only-detected",
                  "--output", str(output)]) == 0

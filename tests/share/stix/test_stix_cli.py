@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 
 from honeyscope.cli.main import main
-from honeyscope.config import StoreSettings
-from honeyscope.store import open_store
+from honeyscope.testing.store import data_dir_holding
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, campaign, hafnium) -> Path:
     """A data directory as ``honeyscope up`` leaves it: DATA/honeyscope.duckdb holding the events."""
-    data = tmp_path_factory.mktemp("data")
-    store = open_store(StoreSettings(kind="duckdb", path=str(data / "honeyscope.duckdb")))
-    store.migrate()
-    store.write([*campaign, *hafnium[0]])
-    store.close()
-    return data
+    return data_dir_holding(tmp_path_factory.mktemp("data"), [*campaign, *hafnium[0]])
 
 
 def test_export_writes_a_bundle_of_the_period_with_attribution(data_dir: Path, tmp_path: Path, capsys, stix):
