@@ -11,7 +11,7 @@ substring search per event instead of one per field.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -98,13 +98,7 @@ def stage(events: Sequence[Event]) -> StagedBatch:
     """Flatten a batch; an id seen twice in the batch is kept once (the first)."""
     rows: list[Row] = []
     detections: list[Row] = []
-    seen: set[str] = set()
-    for event in events:
-        event_id = event.event.id
-        key = uuid_key(event_id)  # one id in two spellings is one event: counted once in the roll-up
-        if key in seen:
-            continue
-        seen.add(key)
+    for event in first_of_each_id(events):
         doc = encode_event(event)
         row, found = _FLATTEN[type(event)](event, doc)
         if row[1].tzinfo is None:  # a naive time is UTC already (as the JSON says)
@@ -114,8 +108,19 @@ def stage(events: Sequence[Event]) -> StagedBatch:
             row = _clean(row)
         rows.append(row)
         if found:
-            detections.extend(_detection_rows(event_id, event.timestamp, found, nul))
+            detections.extend(_detection_rows(event.event.id, event.timestamp, found, nul))
     return StagedBatch(rows, detections)
+
+
+def first_of_each_id(events: Sequence[Event]) -> Iterator[Event]:
+    """The events in order, each id once (its first event): one id in two spellings (``uuid_key``) is one
+    event, stored and counted in the roll-up once."""
+    seen: set[str] = set()
+    for event in events:
+        key = uuid_key(event.event.id)
+        if key not in seen:
+            seen.add(key)
+            yield event
 
 
 def ingest_tables(events: Sequence[Event]) -> tuple[pa.Table, pa.Table]:
@@ -125,16 +130,10 @@ def ingest_tables(events: Sequence[Event]) -> tuple[pa.Table, pa.Table]:
     zone-aware datetimes to UTC; naive ones are UTC already)."""
     rows: list[Row] = []
     detections: list[Row] = []
-    seen: set[str] = set()
     docs = bytearray()
     ends = array("q", [0])
     flatten = _FLATTEN
-    for event in events:
-        event_id = event.event.id
-        key = uuid_key(event_id)  # one id in two spellings is one event: counted once in the roll-up
-        if key in seen:
-            continue
-        seen.add(key)
+    for event in first_of_each_id(events):
         start = len(docs)
         encode_event_into(event, docs)
         ends.append(len(docs))
@@ -144,7 +143,7 @@ def ingest_tables(events: Sequence[Event]) -> tuple[pa.Table, pa.Table]:
             row = _clean(row)
         rows.append(row)
         if found:
-            detections.extend(_detection_rows(event_id, event.timestamp, found, nul))
+            detections.extend(_detection_rows(event.event.id, event.timestamp, found, nul))
     doc = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [None, pa.py_buffer(ends),
                                                                           pa.py_buffer(docs)])
     columns = list(zip(*rows, strict=True))[:-1] if rows else [() for _ in INGEST_ARROW.names[:-1]]
