@@ -42,10 +42,7 @@ def source_indicators(summaries: Iterable[SourceSummary], sessions: Sequence[Ses
                 actors.setdefault(ip, f"{result.actor_name} ({result.level} {result.confidence})")
     chosen = [s for s in summaries if s.cves or s.source_ip in actors]
     chosen.sort(key=lambda s: (-s.events, s.source_ip))
-    return [SourceIndicator(ip=s.source_ip, events=s.events, first_seen=s.first_seen, last_seen=s.last_seen,
-                            country=s.country, asn=s.asn, as_org=s.as_org, cves=list(s.cves),
-                            note=_note(actors.get(s.source_ip), scanners.get(s.source_ip)))
-            for s in chosen[:MAX_SOURCES]]
+    return [SourceIndicator(s, _note(actors.get(s.source_ip), scanners.get(s.source_ip))) for s in chosen[:MAX_SOURCES]]
 
 
 def _note(actor: str | None, scanner: str | None) -> str:
@@ -89,9 +86,10 @@ def observed_indicators(sessions: Iterable[SessionSummary]) -> list[ObservedIndi
 def csv_rows(data: ReportData) -> Iterable[list[str]]:
     """The indicator table as CSV rows (header first), every cell guarded against formulas."""
     yield list(CSV_COLUMNS)
-    for s in data.source_indicators:
-        yield [csv_safe(cell) for cell in ("source ip", s.ip, s.country, s.asn, s.as_org, s.events, "", "",
-                                           " ".join(s.cves), _when(s.first_seen), _when(s.last_seen), s.note)]
+    for indicator in data.source_indicators:
+        s = indicator.source
+        yield [csv_safe(cell) for cell in ("source ip", s.source_ip, s.country, s.asn, s.as_org, s.events, "", "",
+                                           " ".join(s.cves), _when(s.first_seen), _when(s.last_seen), indicator.note)]
     for o in data.observed_indicators:
         yield [csv_safe(cell) for cell in (o.kind, o.value, "", "", "", "", o.sessions, o.sources, "",
                                            _when(o.first_seen), _when(o.last_seen), "")]

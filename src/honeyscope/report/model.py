@@ -12,6 +12,7 @@ from typing import Any
 
 from honeyscope.analysis.trends import TrendFinding, TrendReport
 from honeyscope.share.tlp import Tlp
+from honeyscope.store.base import SourceSummary
 from honeyscope.web.models import Overview
 
 
@@ -33,16 +34,9 @@ class TrendSection:
 
 @dataclass(frozen=True, slots=True)
 class SourceIndicator:
-    """A source address that sent requests matching a CVE rule in the period."""
+    """A source address that sent requests matching a CVE rule in the period: the store's summary of it."""
 
-    ip: str
-    events: int
-    first_seen: datetime
-    last_seen: datetime
-    country: str | None = None
-    asn: int | None = None
-    as_org: str | None = None
-    cves: list[str] = field(default_factory=list)
+    source: SourceSummary
     #: A known research scanner, or the actor its cluster is attributed to.
     note: str = ""
 
