@@ -7,13 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from honeyscope.cli.main import main
 from honeyscope.store.duckdb import DuckDBStore
+from honeyscope.testing.web import wait_until_answering, web_process
 from honeyscope.web.settings import TOKEN_ENV, verify_token
 
 
@@ -54,28 +54,11 @@ def test_standalone_dashboard_serves_the_store_and_stops_on_sigterm(tmp_path: Pa
     copy.write(campaign.events[:40])
     copy.close()
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-    process = subprocess.Popen([sys.executable, "-m", "honeyscope", "web", "--data", str(tmp_path), "--bind",
-                                "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+    with web_process(["--data", str(tmp_path), "--bind", "127.0.0.1:0"], env) as (process, line):
         match = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/) \(open on loopback", line)
         assert match, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(match.group(1) + "api/overview", timeout=5)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until_answering(match.group(1) + "api/overview")
+        response = httpx.get(match.group(1) + "api/overview", timeout=5)
         assert response.status_code == 200 and response.json()["total"] == 40
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()

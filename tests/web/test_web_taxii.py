@@ -13,12 +13,10 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import requests
 from starlette.testclient import TestClient
@@ -28,6 +26,7 @@ from honeyscope.config import ConfigError
 from honeyscope.share.taxii import MEDIA_TYPE
 from honeyscope.share.tlp import TLP_MARKING_IDS
 from honeyscope.store.duckdb import DuckDBStore
+from honeyscope.testing.web import wait_until_answering, web_process
 from honeyscope.web import TaxiiSettings, WebSettings, access_policy, create_app, hash_token
 from honeyscope.web.settings import TOKEN_ENV
 
@@ -73,37 +72,15 @@ def dashboard(simulated: Path, exported: dict[str, Any]) -> Iterator[str]:
     config = simulated.parent / "honeyscope.toml"
     config.write_text(CONFIG, encoding="utf-8")
     env = {**os.environ, TOKEN_ENV: TOKEN}
-    process = subprocess.Popen([sys.executable, "-m", "honeyscope", "web", "--data", str(simulated), "--config",
-                                str(config), "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+    arguments = ["--data", str(simulated), "--config", str(config), "--bind", "127.0.0.1:0"]
+    with web_process(arguments, env) as (process, line):
         match = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/) \(access token required\); "
                           r"TAXII 2\.1 at (\S+/)\. ", line)
         assert match, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
         base = match.group(1)
         assert match.group(2) == base + "taxii2/"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "login", timeout=5)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "honeyscope web did not answer"
-                time.sleep(0.1)
+        wait_until_answering(base + "login")
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
 
 
 def test_taxii2_client_reads_the_running_dashboard_with_the_token_as_basic_password(dashboard: str,
