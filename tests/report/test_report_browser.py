@@ -4,31 +4,14 @@ are visible. Screenshots go to ``$HONEYSCOPE_TEST_ARTIFACTS/report`` (default: p
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from honeyscope.testing.browser import MISSING, artifact_directory, chromium_path, headless_chromium
+from honeyscope.testing.browser import MISSING, chromium_path
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason=MISSING)
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    directory = artifact_directory("report", tmp_path_factory.getbasetemp())
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print(f"\nreport screenshots: {directory}")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with headless_chromium() as launched:
-        yield launched
 
 
 def test_report_runs_no_script_and_shows_its_charts(simulated, browser, artifacts: Path, tmp_path: Path) -> None:

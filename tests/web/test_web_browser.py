@@ -7,7 +7,6 @@ not run a script, trip the Content-Security-Policy or widen the page.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,26 +18,11 @@ import pytest
 from honeyscope.events.ids import new_event_id
 from honeyscope.events.schema import HttpRequestEvent, UserAgent
 from honeyscope.store.duckdb import DuckDBStore
-from honeyscope.testing.browser import MISSING, artifact_directory, chromium_path, headless_chromium
+from honeyscope.testing.browser import MISSING, chromium_path
 from honeyscope.web import WebSettings, access_policy, create_app
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason=MISSING)
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    directory = artifact_directory("web", tmp_path_factory.getbasetemp())
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print(f"\nweb browser screenshots: {directory}")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with headless_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
