@@ -64,3 +64,16 @@ def test_addresses() -> None:
     assert parse_address("[::1]:8443") == ("::1", 8443)
     with pytest.raises(ConfigError, match="host:port"):
         parse_address("8080")
+
+
+def test_a_data_directory_places_the_default_duckdb_file_and_keeps_the_rest(tmp_path: Path) -> None:
+    """``--data DIR``: the default DuckDB file moves into DIR with every other store setting kept (``replay``
+    used to drop ``memory_limit``); an explicit path or PostgreSQL stays as configured."""
+    settings = load_settings(write(tmp_path, '[store]\nmemory_limit = "512MB"\n')).store
+    placed = settings.in_data_dir(tmp_path / "data")
+    assert placed.path == str((tmp_path / "data").resolve() / "honeyscope.duckdb")
+    assert placed.memory_limit == "512MB"
+    explicit = load_settings(write(tmp_path, '[store]\npath = "/srv/hs.duckdb"\n')).store
+    assert explicit.in_data_dir(tmp_path / "data") == explicit
+    postgres = load_settings(write(tmp_path, '[store]\nkind = "postgres"\ndsn = "postgresql://u@h/db"\n')).store
+    assert postgres.in_data_dir(tmp_path / "data") == postgres

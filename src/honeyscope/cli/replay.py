@@ -15,7 +15,7 @@ from honeyscope.collector.node import NodeLayout
 from honeyscope.collector.pipeline import DeadLetters
 from honeyscope.collector.replay import replay, replay_files
 from honeyscope.collector.wiring import build_stages, open_store_for
-from honeyscope.config import StoreSettings, load_settings
+from honeyscope.config import load_settings
 
 
 def register(subparsers: Any) -> None:
@@ -40,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     files = replay_files(args.files)
     layout = NodeLayout(args.data.resolve())
     settings = load_settings(args.config)
-    store_settings = settings.store
-    if store_settings.kind == "duckdb" and store_settings.path == StoreSettings().path:
-        store_settings = StoreSettings(path=str(layout.data_dir / "honeyscope.duckdb"))
+    store_settings = settings.store.in_data_dir(layout.data_dir)
     layout.create()
     store = open_store_for(store_settings)
     total = sum(path.stat().st_size for path in files)

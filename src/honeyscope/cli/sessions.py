@@ -89,10 +89,7 @@ def load_sessions(args: argparse.Namespace, *, source_ip: str | None = None) -> 
 
 def store_settings(data: Path, config: Path | None) -> StoreSettings:
     """The configured store; DuckDB at DATA/honeyscope.duckdb unless the config names another path."""
-    store = load_settings(config).store
-    if store.kind == "duckdb" and store.path == StoreSettings().path:
-        store = msgspec.structs.replace(store, path=str(data.resolve() / "honeyscope.duckdb"))
-    return store
+    return load_settings(config).store.in_data_dir(data)
 
 
 def stored_events(store: EventStore, *, source_ip: str | None = None,

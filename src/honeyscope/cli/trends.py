@@ -115,10 +115,7 @@ def _day(flag: str, text: str | None) -> date | None:
 
 def store_settings(args: argparse.Namespace, config: Settings) -> StoreSettings:
     """The configured store; DuckDB at DATA/honeyscope.duckdb unless the config names another path."""
-    store = config.store
-    if store.kind == "duckdb" and store.path == StoreSettings().path:
-        store = msgspec.structs.replace(store, path=str(args.data.resolve() / "honeyscope.duckdb"))
-    return store
+    return config.store.in_data_dir(args.data)
 
 
 def _read(args: argparse.Namespace, config: Settings, dimensions: list[Dimension], start: datetime | None,

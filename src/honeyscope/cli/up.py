@@ -14,7 +14,7 @@ import msgspec
 from honeyscope.collector.node import Node, NodeLayout
 from honeyscope.collector.supervisor import SensorProcess
 from honeyscope.collector.wiring import build_stages, open_store_for, open_transport
-from honeyscope.config import Settings, StoreSettings, default_sensor_name, load_settings
+from honeyscope.config import Settings, default_sensor_name, load_settings
 
 log = logging.getLogger("honeyscope.up")
 
@@ -56,9 +56,7 @@ def register(subparsers: Any) -> None:
 def node_settings(args: argparse.Namespace, layout: NodeLayout) -> Settings:
     """The configuration with the data directory's paths and the flags applied."""
     settings = load_settings(args.config)
-    store = settings.store
-    if store.kind == "duckdb" and store.path == StoreSettings().path:
-        store = msgspec.structs.replace(store, path=str(layout.data_dir / "honeyscope.duckdb"))
+    store = settings.store.in_data_dir(layout.data_dir)
     web = settings.web
     if args.web:
         web = msgspec.structs.replace(web, bind=args.web)

@@ -71,10 +71,7 @@ def web_settings(args: argparse.Namespace) -> Any:
 
 
 def _store_settings(args: argparse.Namespace) -> StoreSettings:
-    store = load_settings(args.config).store
-    if store.kind == "duckdb" and store.path == StoreSettings().path:
-        store = msgspec.structs.replace(store, path=str(args.data.resolve() / "honeyscope.duckdb"))
-    return store
+    return load_settings(args.config).store.in_data_dir(args.data)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -143,15 +143,29 @@ class EnrichSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     cache_size: int = 100_000
 
 
+_DEFAULT_DUCKDB_PATH = "./data/honeyscope.duckdb"
+
+
 class StoreSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``duckdb`` (a file, the embedded default) or ``postgres`` (``dsn``, e.g. ``postgresql://u@host/db``)."""
 
     kind: Literal["duckdb", "postgres"] = "duckdb"
-    path: str = "./data/honeyscope.duckdb"
+    path: str = _DEFAULT_DUCKDB_PATH
     dsn: str | None = None
     #: DuckDB only: the most memory its buffer manager may hold (e.g. "256MB", "1GB"); beyond it, data not
     #: yet checkpointed and large intermediates spill to a temporary file. DuckDB's own default is 80% of RAM.
     memory_limit: str = "256MB"
+
+    def in_data_dir(self, data_dir: Path) -> StoreSettings:
+        """This store for a data directory (``--data``): DuckDB at DATA/honeyscope.duckdb unless the
+        configuration names another file; PostgreSQL as configured."""
+        if self.kind == "duckdb" and self.path == _DEFAULT_DUCKDB_PATH:
+            return msgspec.structs.replace(self, path=str(data_dir.resolve() / DATA_STORE_FILE))
+        return self
+
+
+#: The DuckDB file of a data directory (``honeyscope up --data DIR`` and every command reading DIR).
+DATA_STORE_FILE = "honeyscope.duckdb"
 
 
 class DetectSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

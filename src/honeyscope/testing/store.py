@@ -7,16 +7,14 @@ from pathlib import Path
 
 from honeyscope.events import Event
 
-#: The DuckDB file inside a data directory (what ``up``, ``web``, ``export`` … open under ``--data``).
-DUCKDB_FILE = "honeyscope.duckdb"
-
 
 def data_dir_holding(directory: Path, events: Sequence[Event]) -> Path:
-    """Write ``events`` into ``directory``/honeyscope.duckdb (migrated, closed again); returns ``directory``."""
+    """Write ``events`` into the DuckDB store of data directory ``directory`` (migrated, closed again);
+    returns ``directory``."""
     from honeyscope.config import StoreSettings
     from honeyscope.store import open_store
 
-    store = open_store(StoreSettings(kind="duckdb", path=str(directory / DUCKDB_FILE)))
+    store = open_store(StoreSettings().in_data_dir(directory))
     try:
         store.migrate()
         store.write(events)
